@@ -1,0 +1,17 @@
+"""The errors a user can cause. Each message says what was wrong and what to do."""
+
+
+class ConvBertEdgeError(Exception):
+    """Base of every error convbert_edge raises on purpose."""
+
+
+class ConfigError(ConvBertEdgeError, ValueError):
+    """A config.json or config value no model can be built from."""
+
+
+class CheckpointError(ConvBertEdgeError):
+    """A checkpoint that is missing, unreadable or does not fit the model."""
+
+
+class TokenizerError(ConvBertEdgeError, ValueError):
+    """A vocabulary or tokenizer file that cannot be used, or text it cannot encode."""

@@ -1,0 +1,1 @@
+"""exporters stage (installed as convbert_edge.exporters)."""

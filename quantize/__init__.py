@@ -1,0 +1,1 @@
+"""quantize stage (installed as convbert_edge.quantize)."""

@@ -1,0 +1,1 @@
+"""runtime stage (installed as convbert_edge.runtime)."""
