@@ -37,7 +37,13 @@ TIED_WEIGHTS = {"generator_lm_head.weight": BASE_PREFIX + "embeddings.word_embed
 
 def base_tensor_shapes(c: ConvBertConfig) -> dict[str, tuple[int, ...]]:
     """HF names (no prefix) and shapes of ConvBertModel's tensors."""
-    e, h, a, k, g = c.embedding_size, c.hidden_size, c.all_head_size, c.conv_kernel_size, c.num_groups
+    e, h, a, k, g = (
+        c.embedding_size,
+        c.hidden_size,
+        c.all_head_size,
+        c.conv_kernel_size,
+        c.num_groups,
+    )
     i = c.intermediate_size
     shapes: dict[str, tuple[int, ...]] = {
         "embeddings.word_embeddings.weight": (c.vocab_size, e),
@@ -137,7 +143,7 @@ def normalize_names(tensors: dict[str, np.ndarray], c: ConvBertConfig, task: Tas
             if not has_prefix:
                 out[name] = value
             elif name.startswith(BASE_PREFIX):
-                out[name[len(BASE_PREFIX):]] = value
+                out[name[len(BASE_PREFIX) :]] = value
             # else: a head tensor; ConvBertModel drops heads as transformers does.
         elif not has_prefix and name in base_names:
             out[BASE_PREFIX + name] = value
@@ -159,7 +165,9 @@ def match_tensors(
     """Raise one CheckpointError listing every missing, unexpected and mis-shaped tensor."""
     missing = [k for k in expected if k not in found]
     unexpected = [
-        k for k in found if k not in expected and not any(k.startswith(p) for p in ignore_unexpected)
+        k
+        for k in found
+        if k not in expected and not any(k.startswith(p) for p in ignore_unexpected)
     ]
     misshaped = [
         f"{k}: checkpoint {tuple(found[k].shape)}, model {expected[k]}"
@@ -168,14 +176,20 @@ def match_tensors(
     ]
     problems = []
     if missing:
-        problems.append(f"missing tensors: {', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else ""))
+        problems.append(
+            f"missing tensors: {', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else "")
+        )
     if unexpected:
-        problems.append(f"unexpected tensors: {', '.join(unexpected[:20])}" + (" ..." if len(unexpected) > 20 else ""))
+        problems.append(
+            f"unexpected tensors: {', '.join(unexpected[:20])}"
+            + (" ..." if len(unexpected) > 20 else "")
+        )
     if misshaped:
         problems.append("mis-shaped tensors: " + "; ".join(misshaped[:20]))
     if problems:
         raise CheckpointError(
-            f"checkpoint {source} does not fit the model: " + " | ".join(problems)
+            f"checkpoint {source} does not fit the model: "
+            + " | ".join(problems)
             + ". Check that config.json belongs to these weights and that the task is right."
         )
 
@@ -273,7 +287,10 @@ def _read_safetensors_torch(path: Path) -> dict[str, np.ndarray]:
     # numpy has no bfloat16: such files are read through torch and widened.
     from safetensors.torch import load_file
 
-    return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in load_file(str(path)).items()}
+    return {
+        k: v.float().numpy() if v.is_floating_point() else v.numpy()
+        for k, v in load_file(str(path)).items()
+    }
 
 
 def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
@@ -296,7 +313,10 @@ def _read_torch_bin(path: Path) -> dict[str, np.ndarray]:
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} does not hold a flat name -> tensor state dict")
-    return {k: _as_float32(v.float().numpy() if v.is_floating_point() else v.numpy()) for k, v in state.items()}
+    return {
+        k: _as_float32(v.float().numpy() if v.is_floating_point() else v.numpy())
+        for k, v in state.items()
+    }
 
 
 def _as_float32(array: np.ndarray) -> np.ndarray:

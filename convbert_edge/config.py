@@ -1,4 +1,4 @@
-"""ConvBertConfig: the model's hyper-parameters, read from and written to Hugging Face config.json."""
+"""ConvBertConfig: model hyper-parameters, read from and written to Hugging Face config.json."""
 
 from __future__ import annotations
 
@@ -23,16 +23,28 @@ SUMMARY_TYPES = ("last", "first", "mean")
 # uncased WordPiece vocabulary, kernel 9, head_ratio 2 and pad_token_id 0.
 PRESETS: dict[str, dict[str, Any]] = {
     "conv-bert-small": dict(
-        hidden_size=256, num_hidden_layers=12, num_attention_heads=4, intermediate_size=1024,
-        embedding_size=128, num_groups=1,
+        hidden_size=256,
+        num_hidden_layers=12,
+        num_attention_heads=4,
+        intermediate_size=1024,
+        embedding_size=128,
+        num_groups=1,
     ),
     "conv-bert-medium-small": dict(
-        hidden_size=384, num_hidden_layers=12, num_attention_heads=8, intermediate_size=1536,
-        embedding_size=128, num_groups=2,
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=8,
+        intermediate_size=1536,
+        embedding_size=128,
+        num_groups=2,
     ),
     "conv-bert-base": dict(
-        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-        embedding_size=768, num_groups=1,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        embedding_size=768,
+        num_groups=1,
     ),
 }
 _PRESET_COMMON = dict(vocab_size=30522, conv_kernel_size=9, head_ratio=2, pad_token_id=0)
@@ -117,9 +129,17 @@ class ConvBertConfig:
     def validate(self) -> None:
         """Raise ConfigError naming the first field whose value no model can be built from."""
         positive = (
-            "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-            "intermediate_size", "max_position_embeddings", "type_vocab_size", "embedding_size",
-            "head_ratio", "conv_kernel_size", "num_groups",
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "embedding_size",
+            "head_ratio",
+            "conv_kernel_size",
+            "num_groups",
         )
         for name in positive:
             value = getattr(self, name)
@@ -144,8 +164,7 @@ class ConvBertConfig:
         for name in ("hidden_size", "intermediate_size"):
             if getattr(self, name) % self.num_groups:
                 raise ConfigError(
-                    f"num_groups ({self.num_groups}) does not divide {name} "
-                    f"({getattr(self, name)})"
+                    f"num_groups ({self.num_groups}) does not divide {name} ({getattr(self, name)})"
                 )
         if self.hidden_act not in SUPPORTED_ACTIVATIONS:
             raise ConfigError(
