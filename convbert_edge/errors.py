@@ -15,3 +15,11 @@ class CheckpointError(ConvBertEdgeError):
 
 class TokenizerError(ConvBertEdgeError, ValueError):
     """A vocabulary or tokenizer file that cannot be used, or text it cannot encode."""
+
+
+class ArtifactError(ConvBertEdgeError):
+    """An artifact directory that is incomplete, corrupt or does not match its manifest."""
+
+
+class ExportError(ConvBertEdgeError):
+    """An export step that could not produce a working artifact."""

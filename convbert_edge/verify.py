@@ -1,0 +1,47 @@
+"""`python -m convbert_edge.verify DIR`: check an artifact against its golden bundle.
+
+Exit status: 0 within tolerance, 1 out of tolerance, 2 the artifact (or outputs file)
+is broken or unreadable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from convbert_edge.errors import ConvBertEdgeError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m convbert_edge.verify",
+        description="Run an exported artifact on its golden inputs and compare with the fp32 "
+        "reference: output names, then shapes, then values.",
+    )
+    parser.add_argument("directory", help="artifact directory written by convbert_edge.export")
+    parser.add_argument(
+        "--outputs",
+        metavar="FILE",
+        help="check outputs produced elsewhere (an .npz of output/<name> arrays, e.g. from a "
+        "phone) instead of running the model here",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from convbert_edge.runtime.verify import verify_artifact
+
+    try:
+        result = verify_artifact(args.directory, outputs_file=args.outputs, threads=args.threads)
+    except ConvBertEdgeError as err:
+        print(f"verify: {err}", file=sys.stderr)
+        return 2
+    print(result.table())
+    print("PASS" if result.passed else "FAIL: outside the tolerance of this artifact")
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

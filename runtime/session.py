@@ -1,0 +1,152 @@
+"""One Session API over the three runtimes: LiteRT (.tflite), ExecuTorch (.pte), ONNX Runtime.
+
+    session = load("artifacts/tflite-int8")        # reads manifest.json, checks sha256
+    outputs = session.run({"input_ids": ids, ...})  # dict name -> float32 numpy array
+
+Loading a .tflite or .onnx artifact imports neither torch nor tensorflow.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from convbert_edge.errors import ArtifactError
+from convbert_edge.targets import Target
+
+from .manifest import Manifest, TensorSpec
+
+
+def _quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    if spec.scale is None:
+        return x.astype(spec.dtype, copy=False)
+    info = np.iinfo(spec.dtype)
+    q = np.round(x / spec.scale) + (spec.zero_point or 0)
+    return np.clip(q, info.min, info.max).astype(spec.dtype)
+
+
+def _dequantize(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    if spec.scale is None:
+        return np.asarray(q, dtype=np.float32) if np.issubdtype(q.dtype, np.floating) else q
+    return ((q.astype(np.float32) - (spec.zero_point or 0)) * spec.scale).astype(np.float32)
+
+
+class Session(ABC):
+    """A loaded artifact. ``run`` takes and returns dicts of numpy arrays keyed by name."""
+
+    def __init__(self, manifest: Manifest, model_path: Path, threads: int):
+        self.manifest = manifest
+        self.model_path = model_path
+        self.threads = threads
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one call. Inputs must have exactly the manifest's names and static shapes."""
+        feed = {}
+        for spec in self.manifest.inputs:
+            if spec.name not in inputs:
+                raise ValueError(
+                    f"missing input {spec.name!r}; the model takes "
+                    f"{[s.name for s in self.manifest.inputs]}"
+                )
+            value = np.asarray(inputs[spec.name])
+            if tuple(value.shape) != tuple(spec.shape):
+                raise ValueError(
+                    f"input {spec.name} has shape {tuple(value.shape)}; this artifact was "
+                    f"exported for {tuple(spec.shape)} (static shapes: pad or batch to fit)"
+                )
+            feed[spec.name] = _quantize(value, spec)
+        raw = self._run(feed)
+        return {spec.name: _dequantize(raw[spec.name], spec) for spec in self.manifest.outputs}
+
+    @abstractmethod
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class TFLiteSession(Session):
+    def __init__(self, manifest: Manifest, model_path: Path, threads: int):
+        super().__init__(manifest, model_path, threads)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            try:  # the older standalone interpreter, where it is what is installed
+                from tflite_runtime.interpreter import Interpreter
+            except ImportError:
+                raise ArtifactError(
+                    "running a .tflite artifact needs ai-edge-litert: pip install ai-edge-litert"
+                ) from None
+        try:
+            self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
+            self._runner = self._interpreter.get_signature_runner()
+        except (ValueError, RuntimeError) as err:
+            raise ArtifactError(
+                f"{model_path} could not be loaded by the LiteRT interpreter ({err}); if it "
+                "names an op this interpreter lacks, install ai-edge-litert"
+            ) from None
+
+    def _run(self, feed):
+        return self._runner(**feed)
+
+
+class ExecuTorchSession(Session):
+    def __init__(self, manifest: Manifest, model_path: Path, threads: int):
+        super().__init__(manifest, model_path, threads)
+        try:
+            from executorch.extension.pybindings import portable_lib
+            from executorch.runtime import Runtime
+        except ImportError:
+            raise ArtifactError(
+                "running a .pte artifact needs executorch: pip install executorch"
+            ) from None
+        portable_lib._unsafe_reset_threadpool(threads)
+        try:
+            program = Runtime.get().load_program(model_path)
+            self._method = program.load_method("forward")
+        except Exception as err:  # the runtime raises RuntimeError or its own types
+            raise ArtifactError(f"{model_path} could not be loaded by ExecuTorch ({err})") from None
+
+    def _run(self, feed):
+        import torch
+
+        args = [torch.from_numpy(np.ascontiguousarray(feed[s.name])) for s in self.manifest.inputs]
+        outputs = self._method.execute(args)
+        return {s.name: o.numpy() for s, o in zip(self.manifest.outputs, outputs, strict=True)}
+
+
+class OnnxSession(Session):
+    def __init__(self, manifest: Manifest, model_path: Path, threads: int):
+        super().__init__(manifest, model_path, threads)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                str(model_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ArtifactError(
+                f"{model_path} could not be loaded by ONNX Runtime ({err})"
+            ) from None
+
+    def _run(self, feed):
+        names = [s.name for s in self.manifest.outputs]
+        return dict(zip(names, self._session.run(names, feed), strict=True))
+
+
+SESSIONS: dict[Target, type[Session]] = {
+    Target.TFLITE: TFLiteSession,
+    Target.EXECUTORCH: ExecuTorchSession,
+    Target.ONNX: OnnxSession,
+}
+
+
+def load(directory: str | Path, threads: int = 2) -> Session:
+    """Open an artifact directory; its model file must match the manifest's sha256."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    manifest = Manifest.read(directory)
+    model_path = manifest.check_model_file(directory)
+    return SESSIONS[Target(manifest.target)](manifest, model_path, threads)
