@@ -1,0 +1,136 @@
+"""Quantization recipes as data: what is quantized, how, and what stays float.
+
+A recipe is frozen, validates itself, and is written into every artifact's manifest,
+so an artifact says exactly how it was made. Named factories give the recipes the
+export CLI offers; ``recipe_for(quantization)`` is the lookup the CLI uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from convbert_edge.targets import Quantization
+
+WEIGHT_BITS = (8, 16, 32)
+ACTIVATION_MODES = ("float", "dynamic", "static")
+GRANULARITIES = ("per-tensor", "per-channel")
+IO_TYPES = ("float32", "int8")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one artifact is quantized.
+
+    Args:
+        quantization: the artifact key this recipe implements.
+        weight_dtype: "float32", "float16" or "int8".
+        activations: "float" (weights only), "dynamic" (ranges measured per call) or
+            "static" (ranges fixed by calibration), for the quantized ops.
+        activation_bits: 8, or 16 for int16x8.
+        granularity: weight scales "per-channel" (one per output channel) or "per-tensor".
+        symmetric_weights: weights use zero point 0.
+        quantized_ops: op kinds the recipe quantizes (the rest stay float and are listed
+            in the manifest's float_ops).
+        float_layers: name patterns of layers kept in float on purpose (mixed precision).
+        io_dtype: dtype of the model's float outputs at the boundary: "float32" or "int8".
+        calibration_samples: texts used to fix static ranges (0 when not static).
+    """
+
+    quantization: str
+    weight_dtype: str = "float32"
+    activations: str = "float"
+    activation_bits: int = 32
+    granularity: str = "per-channel"
+    symmetric_weights: bool = True
+    quantized_ops: tuple[str, ...] = ()
+    float_layers: tuple[str, ...] = ()
+    io_dtype: str = "float32"
+    calibration_samples: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        Quantization.parse(self.quantization)
+        if self.weight_dtype not in ("float32", "float16", "int8"):
+            raise ValueError(f"weight_dtype {self.weight_dtype!r}: choose float32, float16 or int8")
+        if self.activations not in ACTIVATION_MODES:
+            raise ValueError(f"activations {self.activations!r}: choose one of {ACTIVATION_MODES}")
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"granularity {self.granularity!r}: choose one of {GRANULARITIES}")
+        if self.io_dtype not in IO_TYPES:
+            raise ValueError(f"io_dtype {self.io_dtype!r}: choose one of {IO_TYPES}")
+        if self.activations == "static" and self.calibration_samples < 1:
+            raise ValueError("a static recipe needs calibration_samples >= 1")
+        if self.io_dtype == "int8" and self.activations != "static":
+            raise ValueError("int8 model outputs need statically quantized activations")
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.weight_dtype == "int8"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+LINEAR_OPS = ("linear", "matmul", "conv")
+
+
+def fp32() -> Recipe:
+    return Recipe("fp32")
+
+
+def fp16() -> Recipe:
+    return Recipe(
+        "fp16", weight_dtype="float16", notes=("weights stored in float16, computed in float32",)
+    )
+
+
+def dynamic_int8() -> Recipe:
+    return Recipe(
+        "dynamic-int8",
+        weight_dtype="int8",
+        activations="dynamic",
+        activation_bits=8,
+        quantized_ops=LINEAR_OPS,
+    )
+
+
+def full_int8(calibration_samples: int = 256, io_dtype: str = "float32") -> Recipe:
+    """int8 weights (per channel) and int8 activations with calibrated static ranges."""
+    return Recipe(
+        "int8",
+        weight_dtype="int8",
+        activations="static",
+        activation_bits=8,
+        quantized_ops=LINEAR_OPS,
+        io_dtype=io_dtype,
+        calibration_samples=calibration_samples,
+    )
+
+
+def int16x8(calibration_samples: int = 256) -> Recipe:
+    """int8 weights, int16 activations: slower than int8, much closer to fp32."""
+    return Recipe(
+        "int16x8",
+        weight_dtype="int8",
+        activations="static",
+        activation_bits=16,
+        quantized_ops=LINEAR_OPS,
+        calibration_samples=calibration_samples,
+    )
+
+
+RECIPES = {
+    Quantization.FP32: fp32,
+    Quantization.FP16: fp16,
+    Quantization.DYNAMIC_INT8: dynamic_int8,
+    Quantization.INT8: full_int8,
+    Quantization.INT16X8: int16x8,
+}
+
+
+def recipe_for(quantization: Quantization | str, **overrides) -> Recipe:
+    """The named recipe for a quantization mode, with optional field overrides."""
+    recipe = RECIPES[Quantization.parse(quantization)]()
+    if overrides:
+        recipe = Recipe(**{**recipe.as_dict(), **overrides})
+    return recipe
