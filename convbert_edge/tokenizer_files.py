@@ -1,0 +1,162 @@
+"""The files a ConvBERT tokenizer is read from: vocab.txt, tokenizer_config.json, tokenizer.json.
+
+Everything that can be wrong with them is found here and raised as one TokenizerError
+that names the file and the problem, before any tokenizer is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+
+from convbert_edge.errors import TokenizerError
+
+VOCAB_NAME = "vocab.txt"
+CONFIG_NAME = "tokenizer_config.json"
+TOKENIZER_JSON_NAME = "tokenizer.json"
+SPECIAL_TOKENS_MAP_NAME = "special_tokens_map.json"
+
+# ConvBERT's max_position_embeddings: the length used when a caller asks for padding or
+# truncation without max_length. transformers writes 1e30 for "unset"; such values are ignored.
+DEFAULT_MODEL_MAX_LENGTH = 512
+_UNSET_MAX_LENGTH_ABOVE = 1_000_000
+
+# The tokens every ConvBERT input is built from; [MASK] only matters for MLM.
+REQUIRED_SPECIAL = ("cls_token", "sep_token", "pad_token", "unk_token")
+
+
+@dataclass(frozen=True)
+class TokenizerSettings:
+    """The options tokenizer_config.json may set; field names follow transformers.
+
+    Args:
+        do_lower_case: lower-case text before WordPiece (uncased vocabularies).
+        strip_accents: drop accents; None means "same as do_lower_case".
+        tokenize_chinese_chars: split CJK ideographs into single-character words.
+        model_max_length: length used when padding/truncation is asked for without max_length.
+        unk_token, sep_token, pad_token, cls_token, mask_token: the special tokens.
+
+    Example:
+        >>> TokenizerSettings(do_lower_case=False).strip_accents is None
+        True
+    """
+
+    do_lower_case: bool = True
+    strip_accents: bool | None = None
+    tokenize_chinese_chars: bool = True
+    model_max_length: int = DEFAULT_MODEL_MAX_LENGTH
+    unk_token: str = "[UNK]"
+    sep_token: str = "[SEP]"
+    pad_token: str = "[PAD]"
+    cls_token: str = "[CLS]"
+    mask_token: str = "[MASK]"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def special_tokens(self) -> dict[str, str]:
+        return {
+            "unk_token": self.unk_token,
+            "sep_token": self.sep_token,
+            "pad_token": self.pad_token,
+            "cls_token": self.cls_token,
+            "mask_token": self.mask_token,
+        }
+
+    def to_json_dict(self) -> dict:
+        """What save_pretrained writes to tokenizer_config.json (transformers reads it too)."""
+        return {
+            "tokenizer_class": "ConvBertTokenizer",
+            "do_lower_case": self.do_lower_case,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": self.tokenize_chinese_chars,
+            "model_max_length": self.model_max_length,
+            "clean_up_tokenization_spaces": True,
+            **self.special_tokens(),
+        }
+
+
+def default_vocab_path() -> Path:
+    """The bert-base-uncased vocab.txt shipped in convbert_edge/assets (see assets/NOTICE)."""
+    return Path(str(resources.files("convbert_edge") / "assets" / VOCAB_NAME))
+
+
+def load_vocab(path: str | os.PathLike) -> dict[str, int]:
+    """token -> id, one token a line, the id is the line number (as transformers reads it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TokenizerError(
+            f"no vocabulary file at {path}: pass a directory holding {VOCAB_NAME} or the path "
+            "of a vocab.txt (one WordPiece token per line)"
+        )
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    vocab: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        vocab[line.rstrip("\n")] = index
+    if not vocab:
+        raise TokenizerError(f"the vocabulary file {path} is empty")
+    return vocab
+
+
+def check_special_tokens(vocab: dict[str, int], settings: TokenizerSettings, source: str) -> None:
+    """Every required special token must be a vocabulary entry; otherwise name the missing ones."""
+    tokens = settings.special_tokens()
+    missing = [f"{name}={tokens[name]!r}" for name in REQUIRED_SPECIAL if tokens[name] not in vocab]
+    if missing:
+        raise TokenizerError(
+            f"the vocabulary {source} lacks the special token(s) {', '.join(missing)}: a ConvBERT "
+            "vocabulary needs [CLS], [SEP], [PAD] and [UNK] (or tokenizer_config.json must name "
+            "the tokens it uses instead)"
+        )
+
+
+def _token_text(value) -> str:
+    # transformers writes special tokens either as a string or as a serialized AddedToken.
+    if isinstance(value, dict):
+        return str(value.get("content", ""))
+    return str(value)
+
+
+def read_settings(directory: str | os.PathLike | None, **overrides) -> TokenizerSettings:
+    """Settings from directory/tokenizer_config.json (if any), then keyword overrides."""
+    known = {f.name for f in fields(TokenizerSettings)} - {"extra"}
+    values: dict = {}
+    if directory is not None:
+        config_path = Path(directory) / CONFIG_NAME
+        if config_path.is_file():
+            try:
+                raw = json.loads(config_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise TokenizerError(f"{config_path} is not valid JSON: {err}") from None
+            if not isinstance(raw, dict):
+                raise TokenizerError(f"{config_path} must hold a JSON object")
+            values = {k: v for k, v in raw.items() if k in known}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TokenizerError(f"unknown tokenizer option(s) {unknown}; valid: {sorted(known)}")
+    values.update(overrides)
+    for name in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
+        if name in values:
+            values[name] = _token_text(values[name])
+    max_len = values.get("model_max_length")
+    if max_len is None or int(max_len) > _UNSET_MAX_LENGTH_ABOVE:
+        values["model_max_length"] = DEFAULT_MODEL_MAX_LENGTH
+    return TokenizerSettings(**values)
+
+
+def resolve_directory(directory: str | os.PathLike | None) -> tuple[Path | None, Path]:
+    """(directory or None, vocab path) for from_pretrained; a vocab.txt path is accepted too."""
+    if directory is None:
+        return None, default_vocab_path()
+    path = Path(directory)
+    if path.is_file():
+        return path.parent, path
+    if not path.is_dir():
+        raise TokenizerError(
+            f"no tokenizer directory at {path}: pass a local directory holding {VOCAB_NAME} "
+            "(and optionally tokenizer_config.json, tokenizer.json), or nothing for the "
+            "shipped bert-base-uncased vocabulary"
+        )
+    return path, path / VOCAB_NAME
