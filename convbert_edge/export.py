@@ -1,0 +1,140 @@
+"""`python -m convbert_edge.export`: export a ConvBERT checkpoint to an artifact and verify it.
+
+    python -m convbert_edge.export --target tflite --int8
+    python -m convbert_edge.export --target executorch --quant int8 --model ./my-convbert
+
+Exit status: 0 exported and within tolerance; 1 exported but out of tolerance;
+2 the export could not be done (bad checkpoint, vocabulary, flags, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from convbert_edge.errors import ConvBertEdgeError
+from convbert_edge.targets import Quantization, Target
+from convbert_edge.tasks import Task
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m convbert_edge.export",
+        description="Export a ConvBERT checkpoint to a TFLite, ExecuTorch or ONNX artifact "
+        "(model, manifest.json, tokenizer files, golden.npz), then verify it against the "
+        "fp32 reference on real text.",
+    )
+    p.add_argument(
+        "--target",
+        required=True,
+        choices=[t.value for t in Target],
+        help="tflite (LiteRT, from the Keras stack), executorch (XNNPACK, from the "
+        "PyTorch stack) or onnx (ONNX Runtime, the peer path)",
+    )
+    q = p.add_mutually_exclusive_group()
+    q.add_argument(
+        "--int8",
+        action="store_true",
+        help="full-integer post-training quantization (int8 weights and "
+        "activations), calibrated on real texts; same as --quant int8",
+    )
+    q.add_argument(
+        "--quant",
+        choices=[m.value for m in Quantization],
+        default=None,
+        help="quantization: fp32 (default), fp16, dynamic-int8, int8, int16x8",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="checkpoint directory (config.json + model.safetensors or "
+        "pytorch_model.bin [+ vocab.txt]) or a Hugging Face hub id; default: the "
+        "embedded default model",
+    )
+    p.add_argument(
+        "--task",
+        choices=[t.value for t in Task],
+        default=None,
+        help="which head to export; default: the checkpoint's own architecture",
+    )
+    p.add_argument("--seq-len", type=int, default=128, help="static sequence length (default 128)")
+    p.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
+    p.add_argument(
+        "--num-choices",
+        type=int,
+        default=4,
+        help="choices per example for multiple-choice (default 4)",
+    )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="NAME_OR_FILE",
+        help="calibration and golden texts: a data set name (default movie_reviews) "
+        "or a UTF-8 file with one text per line",
+    )
+    p.add_argument(
+        "--calibration-samples",
+        type=int,
+        default=256,
+        help="texts for static int8 calibration (default 256; at least 200 advised)",
+    )
+    p.add_argument(
+        "--golden-samples", type=int, default=32, help="texts in the golden bundle (default 32)"
+    )
+    p.add_argument(
+        "--int8-io",
+        action="store_true",
+        help="full-int8 TFLite: int8 model outputs (scale and zero point in the "
+        "manifest) instead of float32",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="artifact directory (default artifacts/<model>-<task>-<target>-<quant>)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where data sets and the default model are cached (default "
+        "$CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge)",
+    )
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for verification")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from convbert_edge.exporters.pipeline import ExportOptions, export
+
+    quant = "int8" if args.int8 else (args.quant or "fp32")
+    cache = args.cache_dir or Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge"))
+    try:
+        options = ExportOptions(
+            target=args.target,
+            quantization=quant,
+            model=args.model,
+            task=args.task,
+            seq_len=args.seq_len,
+            batch=args.batch,
+            num_choices=args.num_choices,
+            calibration=args.calibration,
+            calibration_samples=args.calibration_samples,
+            golden_samples=args.golden_samples,
+            io_dtype="int8" if args.int8_io else "float32",
+            out=args.out,
+            cache_dir=cache.expanduser(),
+            threads=args.threads,
+        )
+        result = export(options)
+    except (ConvBertEdgeError, ValueError) as err:
+        print(f"export: {err}", file=sys.stderr)
+        return 2
+    return 0 if result.verify.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

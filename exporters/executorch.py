@@ -1,0 +1,132 @@
+"""PyTorch stack -> ExecuTorch .pte on XNNPACK: fp32, static int8 (PT2E), dynamic int8.
+
+A straight line: torch.export (strict, static shapes) -> optional PT2E quantization with
+the XNNPACK quantizer (calibrated on real batches) -> to_edge_transform_and_lower with
+the XNNPACK partitioner -> .pte bytes. ``lowered_op_report`` says what ran where.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+
+from convbert_edge.errors import ExportError
+from convbert_edge.quantize.recipes import Recipe
+
+# Edge-dialect ops that do the model's arithmetic; every one must sit inside a delegate.
+COMPUTE_OPS = ("linear", "addmm", "mm", "bmm", "matmul", "convolution")
+# Ops that would mean the dynamic convolution was lowered as a gather.
+GATHER_OPS = ("index", "gather", "index_select", "take")
+
+
+@dataclass
+class PteResult:
+    """The program bytes and what the lowering left outside XNNPACK."""
+
+    program: bytes
+    delegated_calls: int
+    undelegated: Counter = field(default_factory=Counter)
+    float_ops: list[dict[str, str]] = field(default_factory=list)
+
+
+def _to_tuple(batch: dict[str, torch.Tensor] | tuple) -> tuple:
+    if isinstance(batch, dict):
+        return (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    return tuple(batch)
+
+
+def quantize_pt2e(
+    model: torch.nn.Module,
+    example: tuple,
+    recipe: Recipe,
+    calibration: Iterable[tuple] = (),
+) -> torch.nn.Module:
+    """Export for training-free quantization and calibrate; returns the converted module."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    dynamic = recipe.activations == "dynamic"
+    config = get_symmetric_quantization_config(
+        is_per_channel=recipe.granularity == "per-channel", is_dynamic=dynamic
+    )
+    quantizer = XNNPACKQuantizer().set_global(config)
+    graph = torch.export.export(model, example, strict=True).module()
+    prepared = prepare_pt2e(graph, quantizer)
+    seen = 0
+    with torch.no_grad():
+        for batch in calibration:
+            prepared(*_to_tuple(batch))
+            seen += 1
+    if not dynamic and seen == 0:
+        raise ExportError("static int8 needs calibration batches; none were given")
+    return convert_pt2e(prepared)
+
+
+def lower_to_pte(model: torch.nn.Module, example: tuple) -> PteResult:
+    """torch.export + XNNPACK lowering + ExecuTorch program; model must be in eval mode."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    exported = torch.export.export(model, example, strict=True)
+    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    delegated, undelegated = lowered_op_report(edge.exported_program().graph_module)
+    program = edge.to_executorch().buffer
+    return PteResult(program=program, delegated_calls=delegated, undelegated=undelegated)
+
+
+def lowered_op_report(graph_module: torch.fx.GraphModule) -> tuple[int, Counter]:
+    """(number of delegate calls, Counter of op names left outside any delegate)."""
+    delegated = 0
+    outside: Counter = Counter()
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = getattr(node.target, "__name__", str(node.target))
+        if "executorch_call_delegate" in name:
+            delegated += 1
+        elif name != "getitem":
+            outside[name.split(".")[0].removeprefix("aten_")] += 1
+    return delegated, outside
+
+
+def export_pte(
+    model: torch.nn.Module,
+    example: dict[str, torch.Tensor] | tuple,
+    recipe: Recipe,
+    calibration: Iterable = (),
+) -> PteResult:
+    """The whole ExecuTorch path for one recipe (fp32, dynamic-int8 or int8)."""
+    if recipe.quantization not in ("fp32", "int8", "dynamic-int8"):
+        raise ExportError(
+            f"ExecuTorch export supports fp32, int8 and dynamic-int8, not {recipe.quantization}"
+        )
+    model = model.eval()
+    example = _to_tuple(example)
+    if recipe.is_quantized:
+        model = quantize_pt2e(model, example, recipe, calibration)
+    result = lower_to_pte(model, example)
+    left = {op: n for op, n in result.undelegated.items() if any(c == op for c in COMPUTE_OPS)}
+    if left:
+        raise ExportError(f"XNNPACK did not take these compute ops: {left}")
+    if recipe.is_quantized:
+        result.float_ops = [
+            {
+                "op": "layer_norm, gelu, softmax",
+                "reason": "the XNNPACK quantizer annotates linear, conv, add, mul and cat only",
+            },
+            {
+                "op": "attention matmul (activation x activation)",
+                "reason": "not annotated by the XNNPACK quantizer; runs as fp32 inside XNNPACK",
+            },
+        ]
+        if recipe.activations == "dynamic":
+            result.float_ops.append(
+                {"op": "activations", "reason": "dynamic: quantized per call inside each linear"}
+            )
+    return result

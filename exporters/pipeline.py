@@ -1,0 +1,359 @@
+"""The export pipeline: checkpoint -> model stack -> quantize -> convert -> artifact -> verify.
+
+``export(ExportOptions(...))`` is everything ``python -m convbert_edge.export`` does, as a
+straight line of steps; each step reports its progress and duration through ``log``.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from convbert_edge.checkpoint import resolve_model_dir
+from convbert_edge.config import ConvBertConfig
+from convbert_edge.errors import ExportError
+from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
+from convbert_edge.quantize.recipes import Recipe, recipe_for
+from convbert_edge.runtime.golden import GoldenBundle
+from convbert_edge.runtime.manifest import (
+    GOLDEN_NAME,
+    MANIFEST_NAME,
+    Manifest,
+    TensorSpec,
+    sha256_file,
+)
+from convbert_edge.runtime.tolerances import tolerance_for
+from convbert_edge.runtime.verify import VerifyResult, verify_artifact
+from convbert_edge.targets import MODEL_FILES, Quantization, Target
+from convbert_edge.tasks import INPUT_NAMES, OUTPUT_NAMES, Task
+
+from .artifact import artifact_directory
+from .inputs import load_texts, stack_calls, task_batches
+
+
+@dataclass
+class ExportOptions:
+    """What to export and how; the CLI's flags, one field each.
+
+    Args:
+        target: tflite, executorch or onnx.
+        quantization: fp32, fp16, dynamic-int8, int8 or int16x8 (not every target has all).
+        model: checkpoint directory or hub id; None exports the embedded default model.
+        task: which head; None takes the checkpoint's own (its config's architectures).
+        seq_len / batch / num_choices: the static input shape.
+        calibration: data set name or text file for calibration (real texts).
+        calibration_samples: texts used to calibrate static int8 (at least 200).
+        golden_samples: texts in the golden bundle.
+        io_dtype: float32 or int8 model outputs for full-int8 TFLite.
+        out: artifact directory; defaults to artifacts/<model>-<target>-<quantization>.
+        cache_dir: where data sets and the default model are cached.
+        threads: CPU threads for verification.
+    """
+
+    target: Target
+    quantization: Quantization = Quantization.FP32
+    model: str | None = None
+    task: Task | None = None
+    seq_len: int = 128
+    batch: int = 1
+    num_choices: int = 4
+    calibration: str | None = None
+    calibration_samples: int = 256
+    golden_samples: int = 32
+    io_dtype: str = "float32"
+    out: Path | None = None
+    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/convbert_edge").expanduser())
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        self.target = Target.parse(self.target)
+        self.quantization = Quantization.parse(self.quantization)
+        if self.task is not None:
+            self.task = Task.parse(self.task)
+        for name in ("seq_len", "batch", "num_choices", "golden_samples", "threads"):
+            if getattr(self, name) < 1:
+                raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.seq_len < 8:
+            raise ExportError(f"seq_len {self.seq_len} is too short; use at least 8")
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    manifest: Manifest
+    verify: VerifyResult
+    seconds: float
+
+
+_ARCHITECTURE_TASKS = {
+    "ConvBertModel": Task.BASE,
+    "ConvBertForMaskedLM": Task.MASKED_LM,
+    "ConvBertForSequenceClassification": Task.SEQUENCE_CLASSIFICATION,
+    "ConvBertForMultipleChoice": Task.MULTIPLE_CHOICE,
+    "ConvBertForTokenClassification": Task.TOKEN_CLASSIFICATION,
+    "ConvBertForQuestionAnswering": Task.QUESTION_ANSWERING,
+}
+
+SUPPORTED: dict[Target, tuple[Quantization, ...]] = {
+    Target.TFLITE: tuple(Quantization),
+    Target.EXECUTORCH: (Quantization.FP32, Quantization.INT8, Quantization.DYNAMIC_INT8),
+    Target.ONNX: (Quantization.FP32, Quantization.INT8, Quantization.DYNAMIC_INT8),
+}
+
+
+def _task_of(config: ConvBertConfig) -> Task:
+    for arch in config.extra.get("architectures") or ():
+        if arch in _ARCHITECTURE_TASKS:
+            return _ARCHITECTURE_TASKS[arch]
+    return Task.BASE
+
+
+class _Steps:
+    """Numbered progress lines with durations: '[2/7] tokenizing ... 0.4 s'."""
+
+    def __init__(self, total: int, log: Callable[[str], None]):
+        self.total, self.n, self.log = total, 0, log
+
+    def __call__(self, what: str):
+        self.n += 1
+        self.log(f"[{self.n}/{self.total}] {what} ...")
+        return _Timer(self.log)
+
+
+class _Timer:
+    def __init__(self, log):
+        self.log = log
+
+    def __enter__(self):
+        self.t = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.log(f"      done in {time.perf_counter() - self.t:.1f} s")
+
+
+def export(options: ExportOptions, log: Callable[[str], None] = print) -> ExportResult:
+    """Export one artifact and verify it; returns where it is and the verdict."""
+    from convbert_edge.default_model import DEFAULT_LABEL, DEFAULT_NAME, default_checkpoint
+    from convbert_edge.tokenizer import ConvBertTokenizerFast
+
+    o = options
+    if o.quantization not in SUPPORTED[o.target]:
+        valid = ", ".join(q.value for q in SUPPORTED[o.target])
+        raise ExportError(
+            f"{o.target.value} does not offer {o.quantization.value}; choose one of {valid}"
+        )
+    start = time.perf_counter()
+    step = _Steps(7, log)
+    recipe = recipe_for(o.quantization)
+    if recipe.activations == "static":
+        recipe = recipe_for(
+            o.quantization,
+            calibration_samples=o.calibration_samples,
+            **({"io_dtype": o.io_dtype} if o.quantization is Quantization.INT8 else {}),
+        )
+        if o.calibration_samples < 200:
+            log(f"note: calibrating on {o.calibration_samples} texts; 200 or more are recommended")
+
+    with step("resolving the checkpoint"):
+        if o.model is None:
+            log(f"      no --model given: using the embedded default, {DEFAULT_LABEL}")
+            model_dir = default_checkpoint(o.cache_dir)
+            model_name = DEFAULT_NAME
+        else:
+            model_dir = resolve_model_dir(o.model)
+            model_name = Path(str(o.model).rstrip("/")).name
+        config = ConvBertConfig.from_pretrained(model_dir)
+        task = o.task or _task_of(config)
+        log(
+            f"      {model_dir} · task {task.value} · {config.num_hidden_layers} layers, "
+            f"hidden {config.hidden_size}"
+        )
+
+    with step("tokenizing calibration and golden texts"):
+        has_vocab = (Path(model_dir) / "vocab.txt").is_file()
+        tokenizer = ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
+        if tokenizer.vocab_size != config.vocab_size:
+            raise ExportError(
+                f"the vocabulary has {tokenizer.vocab_size} tokens but the model was trained with "
+                f"{config.vocab_size}: put the checkpoint's own vocab.txt in {model_dir}"
+            )
+        per_call = o.batch * (
+            {Task.MULTIPLE_CHOICE: o.num_choices + 1, Task.QUESTION_ANSWERING: 2}.get(task, 1)
+        )
+        golden_texts = load_texts(
+            o.calibration, o.golden_samples * per_call // o.batch, "test", o.cache_dir
+        )
+        golden_calls = task_batches(
+            tokenizer, golden_texts, task, o.batch, o.seq_len, o.num_choices
+        )
+        calib_calls = []
+        if recipe.activations == "static":
+            calib_texts = load_texts(
+                o.calibration, o.calibration_samples * per_call // o.batch, "train", o.cache_dir
+            )
+            calib_calls = task_batches(
+                tokenizer, calib_texts, task, o.batch, o.seq_len, o.num_choices
+            )
+        log(f"      {len(golden_calls)} golden calls, {len(calib_calls)} calibration calls")
+
+    with step(f"building the {'Keras' if o.target is Target.TFLITE else 'PyTorch'} model"):
+        stack = (
+            _KerasStack(model_dir, task)
+            if o.target is Target.TFLITE
+            else _TorchStack(model_dir, task)
+        )
+
+    with step("computing fp32 reference outputs"):
+        reference = stack_calls([stack.run(call) for call in golden_calls])
+
+    with step(f"converting to {o.target.value} {o.quantization.value}"):
+        model_bytes, float_ops = stack.convert(o.target, recipe, golden_calls[0], calib_calls)
+        log(f"      {len(model_bytes) / 1e6:.1f} MB")
+
+    out = (
+        Path(o.out)
+        if o.out
+        else Path("artifacts")
+        / f"{model_name}-{task.value}-{o.target.value}-{o.quantization.value}"
+    )
+    with step(f"writing {out}"), artifact_directory(out) as tmp:
+        model_file = MODEL_FILES[o.target]
+        atomic_write_bytes(tmp / model_file, model_bytes)
+        tokenizer.save_pretrained(tmp)
+        golden = GoldenBundle(
+            inputs=stack_calls(golden_calls),
+            outputs=reference,
+            tolerance=tolerance_for(o.target, o.quantization),
+            texts=golden_texts,
+        )
+        golden.save(tmp / GOLDEN_NAME)
+        manifest = Manifest(
+            task=task.value,
+            target=o.target.value,
+            quantization=o.quantization.value,
+            model_file=model_file,
+            model_sha256=sha256_file(tmp / model_file),
+            seq_len=o.seq_len,
+            batch=o.batch,
+            inputs=[TensorSpec(n, "int32", tuple(golden_calls[0][n].shape)) for n in INPUT_NAMES],
+            outputs=_output_specs(o.target, tmp / model_file, reference),
+            labels=[config.id2label[i] for i in sorted(config.id2label)]
+            if task in (Task.SEQUENCE_CLASSIFICATION, Task.TOKEN_CLASSIFICATION)
+            else [],
+            recipe=recipe.as_dict(),
+            float_ops=float_ops,
+            source={
+                "checkpoint": str(model_dir),
+                "model": model_name,
+                "default_model": DEFAULT_LABEL if o.model is None else None,
+                "vocab_sha256": sha256_file(tmp / "vocab.txt"),
+                "calibration": o.calibration or "movie_reviews",
+            },
+            tools=_tool_versions(o.target),
+        )
+        atomic_write_text(tmp / MANIFEST_NAME, manifest.to_json())
+
+    with step("verifying against the fp32 reference"):
+        result = verify_artifact(out, threads=o.threads)
+    log(result.table())
+    log(("PASS" if result.passed else "FAIL: outside tolerance") + f" · {out}")
+    return ExportResult(out, manifest, result, time.perf_counter() - start)
+
+
+def _output_specs(
+    target: Target, model_path: Path, reference: dict[str, np.ndarray]
+) -> list[TensorSpec]:
+    """Output names, dtypes and shapes; int8 outputs of a TFLite model carry their scale."""
+    quant: dict[str, tuple[str, float | None, int | None]] = {}
+    if target is Target.TFLITE:
+        from ai_edge_litert.interpreter import Interpreter
+
+        runner = Interpreter(model_path=str(model_path)).get_signature_runner()
+        for name, d in runner.get_output_details().items():
+            scale, zero = d["quantization"]
+            is_int = np.issubdtype(d["dtype"], np.integer)
+            quant[name] = (
+                np.dtype(d["dtype"]).name,
+                float(scale) if is_int else None,
+                int(zero) if is_int else None,
+            )
+    specs = []
+    for name, ref in reference.items():
+        dtype, scale, zero = quant.get(name, ("float32", None, None))
+        specs.append(TensorSpec(name, dtype, tuple(ref.shape[1:]), scale, zero))
+    return specs
+
+
+def _tool_versions(target: Target) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {
+        Target.TFLITE: ("tensorflow", "keras", "ai-edge-litert"),
+        Target.EXECUTORCH: ("torch", "executorch", "torchao"),
+        Target.ONNX: ("torch", "onnx", "onnxruntime", "onnxscript"),
+    }[target]
+    out = {"python": platform.python_version()}
+    for p in ("convbert-edge", "numpy", "tokenizers", *packages):
+        try:
+            out[p] = version(p)
+        except PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+class _TorchStack:
+    def __init__(self, model_dir: Path, task: Task):
+        import torch
+
+        from convbert_edge.torch_stack import model_class
+
+        self.torch = torch
+        self.task = task
+        self.model = model_class(task).from_pretrained(model_dir).eval()
+
+    def _args(self, call):
+        return tuple(self.torch.from_numpy(call[n]) for n in INPUT_NAMES)
+
+    def run(self, call):
+        with self.torch.no_grad():
+            out = self.model(*self._args(call))
+        return {k: v.numpy() for k, v in out.items()}
+
+    def convert(self, target: Target, recipe: Recipe, example, calibration):
+        calls = [self._args(c) for c in calibration]
+        if target is Target.EXECUTORCH:
+            from .executorch import export_pte
+
+            result = export_pte(self.model, self._args(example), recipe, calls)
+            return result.program, result.float_ops
+        from .onnx import export_onnx
+
+        return export_onnx(
+            self.model, self._args(example), OUTPUT_NAMES[self.task], recipe, calibration
+        ), []
+
+
+class _KerasStack:
+    def __init__(self, model_dir: Path, task: Task):
+        from convbert_edge.keras_stack import model_class_for
+
+        self.model = model_class_for(task).from_pretrained(model_dir)
+
+    def run(self, call):
+        return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
+
+    def convert(self, target: Target, recipe: Recipe, example, calibration):
+        from .tflite import convert
+
+        shape = example["input_ids"].shape
+        choices = shape[1] if len(shape) == 3 else None
+        export_model = self.model.build_for_export(shape[0], shape[-1], choices)
+        result = convert(export_model, recipe, calibration)
+        return result.model, result.float_ops

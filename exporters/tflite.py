@@ -1,0 +1,124 @@
+"""Keras stack -> .tflite (LiteRT): fp32, fp16, dynamic-range int8, full int8, int16x8.
+
+The converter sees a functional twin of the model with static int32 inputs
+(``build_for_export``); quantized recipes get a representative dataset of real,
+tokenized batches. ``op_report`` reads the op list and tensor types back from the
+flatbuffer, so tests and the manifest speak of what is really in the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convbert_edge.errors import ExportError
+from convbert_edge.quantize.recipes import Recipe
+
+INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
+# Ops whose arithmetic the full-int8 recipe must run in int8.
+INT8_COMPUTE_OPS = ("FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+@dataclass
+class TFLiteResult:
+    model: bytes
+    ops: Counter = field(default_factory=Counter)
+    float_ops: list[dict[str, str]] = field(default_factory=list)
+
+
+def convert(
+    export_model,
+    recipe: Recipe,
+    calibration: Iterable[dict[str, np.ndarray]] = (),
+) -> TFLiteResult:
+    """Convert a functional Keras model with static inputs according to ``recipe``."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    q = recipe.quantization
+    if q == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif q == "dynamic-int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif q in ("int8", "int16x8"):
+        batches = list(calibration)
+        if not batches:
+            raise ExportError(f"{q} needs calibration batches; none were given")
+        names = [t.name.split(":")[0] for t in export_model.inputs]
+
+        def representative():
+            for batch in batches:
+                yield [np.asarray(batch[n], np.int32) for n in names]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        if q == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if recipe.io_dtype == "int8":
+                converter.inference_output_type = tf.int8
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
+    elif q != "fp32":
+        raise ExportError(f"TFLite export does not know quantization {q!r}")
+    try:
+        model = converter.convert()
+    except Exception as err:  # the converter raises ConverterError and plain exceptions
+        raise ExportError(f"TFLite conversion ({q}) failed: {str(err).splitlines()[0]}") from None
+    ops = op_report(model)
+    flex = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    if flex:
+        raise ExportError(
+            f"the converted model needs Flex/custom ops {flex}; it would not run on LiteRT builtins"
+        )
+    result = TFLiteResult(model=model, ops=ops)
+    if q == "int8":
+        result.float_ops = float_compute_ops(model)
+    return result
+
+
+def op_report(model: bytes) -> Counter:
+    """Counter of builtin op names in the model's main subgraph."""
+    return Counter(name for name, _ in op_details(model))
+
+
+def op_details(model: bytes) -> list[tuple[str, list[str]]]:
+    """(op name, [numpy dtype name of each input tensor]) for every op, from the flatbuffer."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromPackedBuf(model, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    out = []
+    for graph in m.subgraphs:
+        for op in graph.operators:
+            code = m.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            name = names.get(builtin, str(builtin))
+            if name == "CUSTOM":
+                name = code.customCode.decode() if code.customCode else "CUSTOM"
+            dtypes = [types[graph.tensors[i].type].lower() for i in op.inputs if i >= 0]
+            out.append((name, dtypes))
+    return out
+
+
+def float_compute_ops(model: bytes) -> list[dict[str, str]]:
+    """Compute ops of an int8 model that still take float inputs, each with the reason."""
+    left = Counter(
+        name
+        for name, dtypes in op_details(model)
+        if name in INT8_COMPUTE_OPS and dtypes and dtypes[0] == "float32"
+    )
+    return [
+        {
+            "op": f"{name} x{n}",
+            "reason": "the converter kept it in float (no int8 kernel for its inputs)",
+        }
+        for name, n in sorted(left.items())
+    ]
