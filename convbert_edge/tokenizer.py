@@ -111,6 +111,8 @@ class ConvBertTokenizerFast(ConvBertTokenizerBase):
     """
 
     _pair_rule = "tokenizers"
+    # Its namesake encodes tok("text", "") like tok("text"), though not inside a batch.
+    _empty_single_pair_is_none = True
 
     def _load_backend(self, vocab_file, tokenizer_file) -> Tokenizer:
         s = self.settings

@@ -55,6 +55,8 @@ class ConvBertTokenizerBase:
 
     # How a pair is cut to fit under truncation="longest_first"; see tokenizer_encode.
     _pair_rule = "python"
+    # transformers' fast tokenizer treats a lone text_pair="" as no pair at all (one [SEP]).
+    _empty_single_pair_is_none = False
 
     def __init__(
         self,
@@ -290,6 +292,7 @@ class ConvBertTokenizerBase:
             return_tensors=return_tensors,
             model_max_length=self.model_max_length,
             unsupported=unsupported,
+            empty_pair_is_none=self._empty_single_pair_is_none,
         )
         ids0 = self._encode_texts(request.texts)
         ids1 = self._encode_texts(request.pairs) if request.pairs is not None else None

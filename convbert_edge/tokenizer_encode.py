@@ -87,6 +87,7 @@ class EncodeRequest:
         return_tensors,
         model_max_length,
         unsupported,
+        empty_pair_is_none=False,
     ) -> EncodeRequest:
         if unsupported:
             raise TokenizerError(
@@ -120,6 +121,8 @@ class EncodeRequest:
                     )
         else:
             texts = [text]
+            if empty_pair_is_none and text_pair == "":
+                text_pair = None
             if text_pair is not None and not isinstance(text_pair, str):
                 raise TokenizerError("text is a single string, so text_pair must be one too")
             pairs = None if text_pair is None else [text_pair]

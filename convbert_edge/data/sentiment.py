@@ -90,7 +90,8 @@ def load_movie_reviews(
 ) -> list[SentimentExample]:
     """All 10,568 labelled snippets, in file order (fetched into cache_dir on first use)."""
     path = fetch_file(MOVIE_REVIEWS, cache_dir, download)
-    return parse_movie_reviews(path.read_text(encoding="utf-8"), str(path))
+    # Bytes, not read_text: universal newlines would also split rows at a lone "\r".
+    return parse_movie_reviews(path.read_bytes().decode("utf-8"), str(path))
 
 
 def split_examples(
