@@ -7,6 +7,7 @@ the XNNPACK partitioner -> .pte bytes. ``lowered_op_report`` says what ran where
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import torch
 
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize.recipes import Recipe
+from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 
 # Edge-dialect ops that do the model's arithmetic; every one must sit inside a delegate.
 COMPUTE_OPS = ("linear", "addmm", "mm", "bmm", "matmul", "convolution")
@@ -108,14 +110,25 @@ def export_pte(
         )
     model = model.eval()
     example = _to_tuple(example)
+    embedding_note = []
     if recipe.is_quantized:
+        model = copy.deepcopy(model)
+        swapped = quantize_word_embeddings(model)
+        embedding_note = [
+            {
+                "op": f"embedding lookup ({name})",
+                "reason": "int8 table with per-row scales, looked up by the portable embedding op "
+                "(XNNPACK has no embedding kernel)",
+            }
+            for name in swapped
+        ]
         model = quantize_pt2e(model, example, recipe, calibration)
     result = lower_to_pte(model, example)
     left = {op: n for op, n in result.undelegated.items() if any(c == op for c in COMPUTE_OPS)}
     if left:
         raise ExportError(f"XNNPACK did not take these compute ops: {left}")
     if recipe.is_quantized:
-        result.float_ops = [
+        result.float_ops = embedding_note + [
             {
                 "op": "layer_norm, gelu, softmax",
                 "reason": "the XNNPACK quantizer annotates linear, conv, add, mul and cat only",
