@@ -1,0 +1,93 @@
+"""Minimal export chain for tests and benchmarks: export -> lower to XNNPACK -> .pte -> run.
+
+Each stage takes the previous stage's artifact, as in ExecuTorch's examples; the full
+exporters package builds on these. Nothing here changes how a model computes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from convbert_edge.io_utils import atomic_write_bytes
+
+# Ops that carry the model's arithmetic weight: each must end inside an XNNPACK delegate.
+GEMM_OPS = ("linear", "mm", "bmm", "addmm", "matmul", "convolution", "baddbmm")
+# Ops that read by data-dependent index: the dynamic convolution must have none.
+GATHER_OPS = ("index", "gather", "index_select", "take", "unfold", "im2col", "embedding")
+
+
+def export_program(
+    model: torch.nn.Module, example_inputs: Sequence[torch.Tensor], *, strict: bool = True
+) -> torch.export.ExportedProgram:
+    """torch.export at the static shapes of ``example_inputs`` (eval mode, no grad)."""
+    model = model.eval()
+    with torch.no_grad():
+        return torch.export.export(model, tuple(example_inputs), strict=strict)
+
+
+def lower_to_xnnpack(program: torch.export.ExportedProgram):
+    """Edge program with every supported subgraph delegated to XNNPACK."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+
+
+def write_pte(edge_program, path: str | os.PathLike) -> Path:
+    """Serialise a lowered edge program to an ExecuTorch .pte file (atomically)."""
+    return atomic_write_bytes(path, edge_program.to_executorch().buffer)
+
+
+@dataclass(frozen=True)
+class OpCensus:
+    """Which aten ops of a lowered graph run outside the delegates, and how many delegates."""
+
+    delegates: int
+    outside: Counter
+
+    def outside_matching(self, names: Sequence[str]) -> dict[str, int]:
+        """Ops outside delegates whose base name (``aten.<name>.<overload>``) is in ``names``."""
+        return {op: n for op, n in self.outside.items() if _base_name(op) in names}
+
+
+def _base_name(op: str) -> str:
+    # "aten.convolution.default" -> "convolution"; "aten.index.Tensor" -> "index"
+    parts = op.split(".")
+    name = parts[1] if len(parts) > 1 else parts[0]
+    return name.removesuffix("_copy")
+
+
+def op_census(edge_program) -> OpCensus:
+    """Count delegate calls and the ops left outside them in the lowered graph."""
+    delegates, outside = 0, Counter()
+    for node in edge_program.exported_program().graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = str(getattr(node.target, "__name__", node.target))
+        if "executorch_call_delegate" in name:
+            delegates += 1
+        elif name != "getitem":
+            outside[_op_name(node.target)] += 1
+    return OpCensus(delegates, outside)
+
+
+def _op_name(target) -> str:
+    schema = getattr(target, "_schema", None)
+    if schema is not None:  # "aten::convolution" + overload "default"
+        base = schema.name.replace("::", ".")
+        return f"{base}.{schema.overload_name or 'default'}"
+    return str(target)
+
+
+def run_pte(path: str | os.PathLike, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Run the .pte's forward method with ExecuTorch's Python runtime."""
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(Path(path)).load_method("forward")
+    return list(method.execute(list(inputs)))

@@ -1,0 +1,104 @@
+"""Hugging Face checkpoints in and out of the PyTorch stack, strictly.
+
+The name map is declarative: every model's ``state_dict()`` names are transformers'
+names for its task, exactly the list ``checkpoint.expected_tensors(config, task)``
+declares with shapes. Loading is therefore normalise names -> check names and shapes
+against that list (one error naming every missing, unexpected or mis-shaped tensor) ->
+copy. No layout changes are needed: every tensor keeps transformers' layout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from convbert_edge.checkpoint import (
+    BASE_PREFIX,
+    TIED_WEIGHTS,
+    expected_tensors,
+    head_tensor_shapes,
+    load_checkpoint,
+    match_tensors,
+    normalize_names,
+    save_tensors,
+    ties_word_embeddings,
+)
+from convbert_edge.errors import CheckpointError
+from convbert_edge.tasks import Task
+from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel
+
+M = TypeVar("M", bound=ConvBertPreTrainedModel)
+
+
+def model_tensors(model: ConvBertPreTrainedModel) -> dict[str, np.ndarray]:
+    """The model's tensors as float32 numpy arrays, under transformers' names."""
+    return {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+
+
+def check_layout(model: ConvBertPreTrainedModel) -> None:
+    """Assert the model's own names and shapes are the declared map (a bug here is ours)."""
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    expected = expected_tensors(model.config, model.task)
+    if shapes != {k: tuple(v) for k, v in expected.items()}:
+        match_tensors(
+            {k: np.empty(s, dtype=np.float32) for k, s in shapes.items()},
+            expected, source=f"<{type(model).__name__} modules>",
+        )
+        raise AssertionError("state_dict order differs from expected_tensors")  # unreachable
+
+
+def load_pretrained(
+    cls: type[M], directory: str | os.PathLike, *, new_head: bool = False, **config_changes
+) -> M:
+    """Build ``cls`` from a checkpoint directory; see ConvBertPreTrainedModel.from_pretrained."""
+    checkpoint = load_checkpoint(directory)
+    config = checkpoint.config.replace(**config_changes) if config_changes else checkpoint.config
+    model = cls(config)
+    check_layout(model)
+    task = cls.task
+
+    tensors = normalize_names(checkpoint.tensors, config, task)
+    expected = expected_tensors(config, task)
+    head = set(head_tensor_shapes(config, task))
+    if new_head and head:
+        # The head keeps its fresh initialisation; only the base model is loaded.
+        tensors = {k: v for k, v in tensors.items() if k.startswith(BASE_PREFIX)}
+        expected = {k: v for k, v in expected.items() if k.startswith(BASE_PREFIX)}
+    try:
+        match_tensors(tensors, expected, checkpoint.source)
+    except CheckpointError as err:
+        if head and not new_head and not head & set(tensors):
+            raise CheckpointError(
+                f"{err} The checkpoint has no {task.value} head: pass new_head=True to "
+                f"{cls.__name__}.from_pretrained to start one, initialised as transformers "
+                "does for fine-tuning"
+            ) from None
+        raise
+
+    state = {k: torch.from_numpy(np.array(tensors[k], dtype=np.float32)) for k in expected}
+    result = model.load_state_dict(state, strict=False)
+    left_out = set(result.missing_keys) - (head if new_head else set())
+    if result.unexpected_keys or left_out:  # cannot happen after check_layout + match_tensors
+        raise AssertionError(f"state_dict mismatch: {result}")
+    model.tie_weights()
+    return model.eval()
+
+
+def save_pretrained(model: ConvBertPreTrainedModel, directory: str | os.PathLike) -> Path:
+    """Write config.json and model.safetensors so that transformers' matching class reads them."""
+    directory = Path(directory)
+    config = model.config.replace(
+        extra={**model.config.extra, "architectures": [type(model).__name__]}
+    )
+    tensors = model_tensors(model)
+    match_tensors(tensors, expected_tensors(config, model.task), f"<{type(model).__name__}>")
+    if model.task is Task.MASKED_LM and ties_word_embeddings(config):
+        for tied in TIED_WEIGHTS:  # transformers writes a shared tensor once
+            tensors.pop(tied)
+    config.save_pretrained(directory)
+    save_tensors(tensors, directory)
+    return directory
