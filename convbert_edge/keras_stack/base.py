@@ -113,10 +113,9 @@ class ConvBertKerasModel(keras.Model):
                 f"({self.config.max_position_embeddings}); choose a shorter seq_len"
             )
         shape = self.input_shape_for(batch_size, seq_len, num_choices)
-        inputs = {
-            name: keras.Input(batch_shape=shape, dtype="int32", name=name) for name in INPUT_NAMES
-        }
-        outputs = self(inputs, training=False)
+        inputs = [keras.Input(batch_shape=shape, dtype="int32", name=n) for n in INPUT_NAMES]
+        outputs = self(dict(zip(INPUT_NAMES, inputs, strict=True)), training=False)
+        # A list of inputs (not a dict): TFLiteConverter traces Keras 3 models with one.
         return keras.Model(inputs, outputs, name=f"{self.name}_export")
 
     @property
