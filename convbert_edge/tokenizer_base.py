@@ -51,7 +51,11 @@ def _clean_up_tokenization(text: str) -> str:
 
 
 class ConvBertTokenizerBase:
-    """What both tokenizers share: files, special tokens, __call__, decode, saving."""
+    """What both tokenizers share: files, special tokens, __call__, decode, saving.
+
+    Not used directly: ConvBertTokenizer and ConvBertTokenizerFast document the
+    constructor arguments and give examples.
+    """
 
     # How a pair is cut to fit under truncation="longest_first"; see tokenizer_encode.
     _pair_rule = "python"
@@ -88,7 +92,8 @@ class ConvBertTokenizerBase:
         self._backend = self._load_backend(vocab_file, tokenizer_file)
         # The backend owns the vocabulary; one Python copy serves lookups and saving.
         self.vocab: dict[str, int] = self._backend.get_vocab(with_added_tokens=False)
-        check_special_tokens(self.vocab, self.settings, str(tokenizer_file or vocab_file or ""))
+        source = tokenizer_file or vocab_file or default_vocab_path()
+        check_special_tokens(self.vocab, self.settings, str(source))
         self.ids_to_tokens = {i: t for t, i in self.vocab.items()}
         self._special = {
             name: tok for name, tok in self.settings.special_tokens().items() if tok in self.vocab

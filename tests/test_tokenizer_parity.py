@@ -216,14 +216,19 @@ def movie_review_texts():
     return [e.text for e in splits.train]
 
 
-unicode_text = st.text(max_size=60)
+# Random unicode, and random unicode mixed with real words and special tokens.
+_WORDS = ["the", "film", "Unaffable", "naïve", "[SEP]", "[MASK]", "中文", "😀", "don't", "..."]
+unicode_text = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=4)), max_size=12).map(" ".join),
+)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=unicode_text, pair=st.one_of(st.none(), unicode_text),
-       max_length=st.integers(3, 40), lower=st.booleans())  # fmt: skip
-def test_random_unicode_matches(text, pair, max_length, lower):
+       max_length=st.integers(3, 40), options=st.sampled_from(OPTIONS))  # fmt: skip
+def test_random_unicode_matches(text, pair, max_length, options):
     for kind in ("slow", "fast"):
-        ours, theirs = pair_of(kind, (lower, None, True))
+        ours, theirs = pair_of(kind, options)
         assert ours.tokenize(text) == theirs.tokenize(text)
         assert_same(ours, theirs, text, pair, max_length=max_length)
