@@ -184,6 +184,11 @@ def _truncate(
             pair_rule == "tokenizers" and b is None and strategy == "longest_first"
         ):
             return a[: len(a) - remove], b
+        if b is None and strategy == "longest_first":
+            raise TokenizerError(
+                f"text {index}: max_length={req.max_length} leaves no room for any of its "
+                f"{len(a)} tokens beside the special tokens; use a larger max_length"
+            )
         raise TokenizerError(
             f"text {index}: the first segment has {len(a)} tokens, too few to remove {remove} "
             f"with truncation={strategy!r}; use 'longest_first' or a larger max_length"

@@ -9,6 +9,7 @@ Only the two tokenization modules of transformers are imported (no TensorFlow, n
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -194,6 +195,18 @@ def test_transformers_slow_and_fast_differ_here():
     assert ref_slow.tokenize(text) != ref_fast.tokenize(text)
     assert slow.tokenize(text) == ref_slow.tokenize(text)
     assert fast.tokenize(text) == ref_fast.tokenize(text)
+    # 3. A lone empty text_pair: the slow one encodes a pair ([CLS] a [SEP] [SEP]), the
+    #    fast one drops it ([CLS] a [SEP]), though not inside a batch.
+    assert ref_slow("a", "")["input_ids"] == slow("a", "")["input_ids"] == [101, 1037, 102, 102]
+    assert ref_fast("a", "")["input_ids"] == fast("a", "")["input_ids"] == [101, 1037, 102]
+    assert fast(["a"], [""])["input_ids"] == ref_fast(["a"], [""])["input_ids"]
+    # 4. max_length=2 on one text: `tokenizers` keeps [CLS] [SEP]; the slow one logs an
+    #    error and returns the text uncut, longer than max_length, which ours refuses.
+    kw = {"truncation": True, "max_length": 2}
+    assert fast("a b c", **kw)["input_ids"] == ref_fast("a b c", **kw)["input_ids"] == [101, 102]
+    assert len(ref_slow("a b c", **kw)["input_ids"]) == 5
+    with pytest.raises(TokenizerError, match="max_length=2 leaves no room"):
+        slow("a b c", **kw)
 
 
 @pytest.mark.slow
@@ -210,9 +223,9 @@ def test_real_sentences_match(kind, options, movie_review_texts):
 
 @pytest.fixture(scope="module")
 def movie_review_texts():
-    from convbert_edge.data import load_movie_review_splits
+    from convbert_edge.data import cache_dir_from_environ, load_movie_review_splits
 
-    splits = load_movie_review_splits()
+    splits = load_movie_review_splits(cache_dir_from_environ(os.environ))
     return [e.text for e in splits.train]
 
 
