@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
@@ -128,7 +129,7 @@ class EncodeRequest:
             pairs = None if text_pair is None else [text_pair]
         if max_length is None and (pad == "max_length" or trunc is not None):
             max_length = model_max_length
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        if max_length is not None and (not isinstance(max_length, Integral) or max_length < 1):
             raise TokenizerError(f"max_length must be a positive int, got {max_length!r}")
         return cls(
             texts, pairs, batched, add_special_tokens, pad, trunc, max_length, return_tensors
@@ -146,7 +147,7 @@ def _longest_first_python(n0: int, n1: int, remove: int) -> tuple[int, int]:
 
 def _longest_first_tokenizers(n0: int, n1: int, budget: int) -> tuple[int, int]:
     """Tokens removed from each segment: `tokenizers`' truncate_encodings (Rust)."""
-    short, long_ = sorted((n0, n1))
+    short = min(n0, n1)
     long_keep = short if short > budget else max(short, budget - short)
     short_keep = short
     if short_keep + long_keep > budget:

@@ -161,3 +161,11 @@ def test_real_movie_reviews(tmp_path):
     assert first.text.startswith("The Rock is destined to be the 21st Century's new")
     # The split is pinned: these ids open the test split for seed 0.
     assert [e.id for e in splits.test[:3]] == [5135, 4677, 8678]
+
+
+@pytest.mark.slow
+def test_cli_fetches_and_prints_split_sizes(capsys):
+    from convbert_edge.data.__main__ import main
+
+    main(["movie_reviews"])  # the default cache: downloads at most once per machine
+    assert "movie_reviews: {'train': 8454, 'dev': 1057, 'test': 1057}" in capsys.readouterr().out
