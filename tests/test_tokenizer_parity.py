@@ -207,6 +207,15 @@ def test_transformers_slow_and_fast_differ_here():
     assert len(ref_slow("a b c", **kw)["input_ids"]) == 5
     with pytest.raises(TokenizerError, match="max_length=2 leaves no room"):
         slow("a b c", **kw)
+    # 5. Cased: a special token spelled with a control character inside becomes the special
+    #    token itself for the slow one (cleaned, then kept whole as "never split"); the fast
+    #    one matches special tokens before cleaning, so it sees ordinary punctuation.
+    slow_cased, ref_slow_cased = pair_of("slow", (False, None, True))
+    fast_cased, ref_fast_cased = pair_of("fast", (False, None, True))
+    text = "[CL\x00S] split"
+    assert ref_slow_cased.tokenize(text) == slow_cased.tokenize(text) == ["[CLS]", "split"]
+    split = ["[", "[UNK]", "]", "split"]
+    assert ref_fast_cased.tokenize(text) == fast_cased.tokenize(text) == split
 
 
 @pytest.mark.slow
