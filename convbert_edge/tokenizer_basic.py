@@ -2,12 +2,15 @@
 
 transformers' slow ConvBertTokenizer cleans, lower-cases and splits text in Python with
 Python's Unicode tables (unicodedata 14.0 on Python 3.11), while the `tokenizers`
-BertNormalizer/BertPreTokenizer use Rust's tables and do no NFC step. The two disagree
-on some inputs (emoji newer than Rust's tables count as unassigned and vanish, NFC
-composes combining marks, Python lower-cases the Greek final sigma differently), so
-``ConvBertTokenizer`` splits words here and hands them to the `tokenizers` WordPiece
-model. The character classes are built once from ``unicodedata`` as regular
-expressions, so the work stays in C rather than in a per-character Python loop.
+BertNormalizer/BertPreTokenizer use Rust's tables. Measured differences: code points
+newer than Python's tables (e.g. Unicode 15 emoji) count as unassigned for the slow
+tokenizer and vanish, where the fast one gives [UNK]; and with do_lower_case=False a
+special token spelled with a control character inside ("[CL\\x00S]") becomes that
+special token after cleaning. So ``ConvBertTokenizer`` splits words here, following the
+slow tokenizer step by step (including its NFC step and per-character lower-casing),
+and hands them to the `tokenizers` WordPiece model. The character classes are built once
+from ``unicodedata`` as regular expressions, so the work stays in C rather than in a
+per-character Python loop.
 """
 
 from __future__ import annotations
