@@ -31,6 +31,7 @@ class PteResult:
     program: bytes
     delegated_calls: int
     undelegated: Counter = field(default_factory=Counter)
+    linears: Counter = field(default_factory=Counter)
     float_ops: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -70,6 +71,21 @@ def quantize_pt2e(
     return convert_pt2e(prepared)
 
 
+def linear_report(graph_module: torch.fx.GraphModule) -> Counter:
+    """Counter of linear ops by kind: "quantized" when both the weight and the activation
+    come through a dequantize node (so XNNPACK runs it as an int8 GEMM), else "float"."""
+
+    def dequantized(node) -> bool:
+        return isinstance(node, torch.fx.Node) and "dequantize" in str(node.target)
+
+    kinds: Counter = Counter()
+    for node in graph_module.graph.nodes:
+        if node.op == "call_function" and "linear" in str(node.target):
+            activation, weight = node.args[0], node.args[1]
+            kinds["quantized" if dequantized(activation) and dequantized(weight) else "float"] += 1
+    return kinds
+
+
 def lower_to_pte(model: torch.nn.Module, example: tuple) -> PteResult:
     """torch.export + XNNPACK lowering + ExecuTorch program; model must be in eval mode."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -89,11 +105,12 @@ def lowered_op_report(graph_module: torch.fx.GraphModule) -> tuple[int, Counter]
     for node in graph_module.graph.nodes:
         if node.op != "call_function":
             continue
-        name = getattr(node.target, "__name__", str(node.target))
+        name = getattr(node.target, "__name__", str(node.target))  # e.g. "aten.linear.default"
         if "executorch_call_delegate" in name:
             delegated += 1
         elif name != "getitem":
-            outside[name.split(".")[0].removeprefix("aten_")] += 1
+            parts = name.split(".")
+            outside[parts[1] if len(parts) > 2 else parts[0]] += 1
     return delegated, outside
 
 
@@ -123,7 +140,9 @@ def export_pte(
             for name in swapped
         ]
         model = quantize_pt2e(model, example, recipe, calibration)
+    linears = linear_report(model) if recipe.is_quantized else Counter()
     result = lower_to_pte(model, example)
+    result.linears = linears
     left = {op: n for op, n in result.undelegated.items() if any(c == op for c in COMPUTE_OPS)}
     if left:
         raise ExportError(f"XNNPACK did not take these compute ops: {left}")

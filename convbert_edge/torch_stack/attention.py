@@ -54,7 +54,11 @@ def dynamic_convolution(values: torch.Tensor, kernels: torch.Tensor) -> torch.Te
     b, s, width = values.shape
     heads, k = kernels.shape[2], kernels.shape[3]
     pad = (k - 1) // 2
-    padded = nn.functional.pad(values, (0, 0, pad, pad))  # (b, s + k - 1, a)
+    # Zeros concatenated rather than F.pad: XNNPACK refuses a constant pad of an int8
+    # tensor (StaticConstantPad, invalid parameter) once PT2E quantizes this branch,
+    # while cat of int8 tensors with shared scales lowers fine.
+    zeros = values.new_zeros(b, pad, width)  # (b, pad, a)
+    padded = torch.cat([zeros, values, zeros], dim=1)  # (b, s + k - 1, a)
     out = None
     for j in range(k):
         shifted = padded[:, j : j + s].reshape(b, s, heads, width // heads)  # (b, s, nh, d)
