@@ -1,5 +1,5 @@
-"""Keras stack parity: every output of every head against the PyTorch reference (transformers
-4.57.6 and, once it exists, our own torch stack), and against transformers' TFConvBert*.
+"""Keras stack parity: every output of every head against the PyTorch references (transformers
+4.57.6's ConvBert* and our convbert_edge.torch_stack), and against transformers' TFConvBert*.
 
 We follow PyTorch. Where transformers' TF reference computes something else, the case is
 named in TF_DIFFERS with the reason, and the test asserts that it does differ.
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from keras_helpers import (
     ALL_TASKS,
+    HF_CLASS_NAMES,
     TINY_CONFIGS,
     keras_outputs,
     make_checkpoint,
@@ -108,38 +109,82 @@ def test_matches_transformers_tf_where_it_is_the_reference(cases, tf_oracle, nam
             assert differs, reason
 
 
-def test_torch_stack_matches(cases):
-    """Our PyTorch stack, the reference both stacks follow (runs once it has landed)."""
+def _torch_stack_outputs(directory, task: Task, inputs) -> dict[str, np.ndarray]:
+    """Our PyTorch stack's outputs; skips the test until convbert_edge.torch_stack has landed."""
     torch_stack = pytest.importorskip("convbert_edge.torch_stack")
     import torch
-    from keras_helpers import HF_CLASS_NAMES
 
-    missing = [n for n in HF_CLASS_NAMES.values() if not hasattr(torch_stack, n)]
-    if missing:
-        pytest.skip(f"convbert_edge.torch_stack has no {', '.join(missing)} yet")
+    if not hasattr(torch_stack, HF_CLASS_NAMES[task]):
+        pytest.skip(f"convbert_edge.torch_stack has no {HF_CLASS_NAMES[task]} yet")
+    model = getattr(torch_stack, HF_CLASS_NAMES[task]).from_pretrained(directory).eval()
+    with torch.no_grad():
+        out = model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def test_torch_stack_matches(cases):
+    """Our PyTorch stack, the reference both stacks follow."""
     worst = {}
     for (name, task), (directory, inputs, _) in cases.items():
-        torch_model = getattr(torch_stack, HF_CLASS_NAMES[task]).from_pretrained(directory).eval()
-        with torch.no_grad():
-            ours = torch_model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
-        ours = {k: v.numpy() for k, v in ours.items()}
+        ours = _torch_stack_outputs(directory, task, inputs)
         keras = keras_outputs(model_class_for(task).from_pretrained(directory), inputs)
         worst[name, task.value] = max(max_abs_diff(keras, ours).values())
     assert max(worst.values()) <= TOL, {k: v for k, v in worst.items() if v > TOL}
 
 
 PUBLIC = ("conv-bert-small", "conv-bert-medium-small", "conv-bert-base")
+PUBLIC_BATCH, PUBLIC_SEQ_LEN = 3, 64
+
+
+@pytest.fixture(scope="module")
+def public_cases(tmp_path_factory):
+    """(preset, task) -> checkpoint dir, Keras outputs, transformers PyTorch outputs, inputs."""
+    root = tmp_path_factory.mktemp("keras_public")
+    out = {}
+    for preset in PUBLIC:
+        config = public_shape(preset)
+        for task in ALL_TASKS:
+            directory = make_checkpoint(config, task, root / f"{preset}-{task.value}", seed=2)
+            choices = CHOICES if task is Task.MULTIPLE_CHOICE else None
+            inputs = make_inputs(config, PUBLIC_BATCH, PUBLIC_SEQ_LEN, seed=3, choices=choices)
+            np.savez(directory / "inputs.npz", **inputs)
+            keras = keras_outputs(model_class_for(task).from_pretrained(directory), inputs)
+            out[preset, task] = (directory, keras, pt_outputs(directory, task, inputs), inputs)
+    return out
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", PUBLIC)
-def test_public_shapes_match_transformers_pytorch(tmp_path, preset):
-    config = public_shape(preset)
+def test_public_shapes_match_transformers_pytorch(public_cases, preset):
+    worst = {
+        task.value: max(max_abs_diff(*public_cases[preset, task][1:3]).values())
+        for task in ALL_TASKS
+    }
+    assert max(worst.values()) <= TOL, worst
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", PUBLIC)
+def test_public_shapes_match_torch_stack(public_cases, preset):
     worst = {}
     for task in ALL_TASKS:
-        directory = make_checkpoint(config, task, tmp_path / task.value, seed=2)
-        choices = CHOICES if task is Task.MULTIPLE_CHOICE else None
-        inputs = make_inputs(config, 3, 64, seed=3, choices=choices)
-        keras = keras_outputs(model_class_for(task).from_pretrained(directory), inputs)
-        worst[task.value] = max(max_abs_diff(keras, pt_outputs(directory, task, inputs)).values())
+        directory, keras, _, inputs = public_cases[preset, task]
+        ours = _torch_stack_outputs(directory, task, inputs)
+        worst[task.value] = max(max_abs_diff(keras, ours).values())
+    assert max(worst.values()) <= TOL, worst
+
+
+@pytest.mark.slow
+def test_public_shapes_match_transformers_tf(public_cases, tmp_path):
+    keys = list(public_cases)
+    jobs = [
+        {"dir": str(public_cases[k][0]), "task": k[1].value,
+         "inputs": str(public_cases[k][0] / "inputs.npz")}
+        for k in keys
+    ]
+    worst = {}
+    for (preset, task), result in zip(keys, run_tf_oracle(jobs, tmp_path), strict=True):
+        assert "outputs" in result, (preset, task.value, result.get("error"))
+        keras = public_cases[preset, task][1]
+        worst[preset, task.value] = max(max_abs_diff(keras, result["outputs"]).values())
     assert max(worst.values()) <= TOL, worst

@@ -99,3 +99,49 @@ def test_pytorch_bin_checkpoint_loads(tmp_path):
     with torch.no_grad():
         ref = hf(input_ids=torch.from_numpy(ids.astype(np.int64))).last_hidden_state.numpy()
     assert np.max(np.abs(np.asarray(ours) - ref)) <= 1e-4
+
+
+def test_new_head_loads_the_backbone_only(tmp_path):
+    base_dir = make_checkpoint(CONFIG, Task.BASE, tmp_path / "base")
+    with pytest.raises(CheckpointError, match="new_head=True"):
+        TFConvBertForSequenceClassification.from_pretrained(base_dir)
+    labels = {i: f"L{i}" for i in range(5)}
+    model = TFConvBertForSequenceClassification.from_pretrained(
+        base_dir, new_head=True, id2label=labels
+    )
+    assert model.config.num_labels == 5
+    base = TFConvBertModel.from_pretrained(base_dir)
+    for ours, theirs in zip(model.convbert.weights, base.convbert.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    ids = np.arange(1, 17, dtype=np.int32)[None]
+    assert tuple(model({"input_ids": ids})["logits"].shape) == (1, 5)
+
+
+@pytest.mark.parametrize(
+    "task,extra",
+    [(Task.SEQUENCE_CLASSIFICATION, {}), (Task.MASKED_LM, {"tie_word_embeddings": False})],
+    ids=["sequence-classification", "masked-lm-untied"],
+)
+def test_save_pretrained_round_trips_through_transformers(tmp_path, task, extra):
+    import torch
+
+    config = CONFIG.replace(extra=extra)
+    source = load_checkpoint(make_checkpoint(config, task, tmp_path / "in"))
+    model = MODEL_CLASSES[task](source.config)
+    convert_weights(model, source.tensors)
+    model.save_pretrained(tmp_path / "out")
+
+    written = load_checkpoint(tmp_path / "out")
+    assert written.config == source.config.replace(
+        extra={**source.config.extra, "architectures": written.config.extra["architectures"]}
+    )
+    assert sorted(written.tensors) == sorted(source.tensors)
+    for name, value in source.tensors.items():  # the layouts invert exactly
+        np.testing.assert_array_equal(written.tensors[name], value, err_msg=name)
+
+    hf = hf_class(task).from_pretrained(tmp_path / "out").eval()
+    ids = np.arange(1, 17, dtype=np.int32)[None]
+    with torch.no_grad():
+        ref = hf(input_ids=torch.from_numpy(ids.astype(np.int64))).logits.numpy()
+    ours = np.asarray(model({"input_ids": ids})["logits"])
+    assert np.max(np.abs(ours - ref)) <= 1e-4

@@ -41,13 +41,14 @@ class ConvBertSelfAttention(keras.layers.Layer):
         self.hidden_size = c.hidden_size
         self.num_heads, self.head_size = c.attention_heads, c.attention_head_size
         self.all_head_size, self.kernel_size = c.all_head_size, c.conv_kernel_size
-        a = self.all_head_size
-        self.query, self.key, self.value = dense(a, "query"), dense(a, "key"), dense(a, "value")
+        a, std = self.all_head_size, c.initializer_range
+        self.query, self.key = dense(a, "query", std), dense(a, "key", std)
+        self.value = dense(a, "value", std)
         self.key_conv_attn_layer = SeparableConv1D(
-            c.hidden_size, a, c.conv_kernel_size, name="key_conv_attn_layer"
+            c.hidden_size, a, c.conv_kernel_size, std, name="key_conv_attn_layer"
         )
-        self.conv_kernel_layer = dense(self.num_heads * self.kernel_size, "conv_kernel_layer")
-        self.conv_out_layer = dense(a, "conv_out_layer")
+        self.conv_kernel_layer = dense(self.num_heads * self.kernel_size, "conv_kernel_layer", std)
+        self.conv_out_layer = dense(a, "conv_out_layer", std)
         self.dropout = keras.layers.Dropout(c.attention_probs_dropout_prob)
 
     def build(self, input_shape=None):
@@ -103,7 +104,7 @@ class ConvBertAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_size = config.hidden_size
         self.self_attention = ConvBertSelfAttention(config, name="self")
-        self.dense = dense(config.hidden_size, "dense")
+        self.dense = dense(config.hidden_size, "dense", config.initializer_range)
         self.layer_norm = layer_norm(config.layer_norm_eps, "LayerNorm")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
 

@@ -19,10 +19,12 @@ from convbert_edge.keras_stack.layers import (
 )
 
 
-def _ffn_dense(in_size: int, out_size: int, groups: int, name: str):
-    if groups > 1:
-        return GroupedDense(in_size, out_size, groups, name=name)
-    return dense(out_size, name)
+def _ffn_dense(in_size: int, out_size: int, config: ConvBertConfig, name: str):
+    if config.num_groups > 1:
+        return GroupedDense(
+            in_size, out_size, config.num_groups, config.initializer_range, name=name
+        )
+    return dense(out_size, name, config.initializer_range)
 
 
 class ConvBertLayer(keras.layers.Layer):
@@ -33,11 +35,9 @@ class ConvBertLayer(keras.layers.Layer):
         c = config
         self.hidden_size, self.intermediate_size = c.hidden_size, c.intermediate_size
         self.attention = ConvBertAttention(c, name="attention")
-        self.intermediate = _ffn_dense(
-            c.hidden_size, c.intermediate_size, c.num_groups, "intermediate"
-        )
+        self.intermediate = _ffn_dense(c.hidden_size, c.intermediate_size, c, "intermediate")
         self.activation = get_activation(c.hidden_act)
-        self.output_dense = _ffn_dense(c.intermediate_size, c.hidden_size, c.num_groups, "output")
+        self.output_dense = _ffn_dense(c.intermediate_size, c.hidden_size, c, "output")
         self.output_layer_norm = layer_norm(c.layer_norm_eps, "output_LayerNorm")
         self.dropout = keras.layers.Dropout(c.hidden_dropout_prob)
 
@@ -66,7 +66,7 @@ class ConvBertBackbone(keras.layers.Layer):
         self.config = config
         self.embeddings = ConvBertEmbeddings(config, name="embeddings")
         self.embeddings_project = (
-            dense(config.hidden_size, "embeddings_project")
+            dense(config.hidden_size, "embeddings_project", config.initializer_range)
             if config.embedding_size != config.hidden_size
             else None
         )

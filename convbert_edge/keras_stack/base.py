@@ -17,7 +17,7 @@ from keras import ops
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ConfigError
 from convbert_edge.keras_stack.backbone import ConvBertBackbone
-from convbert_edge.tasks import INPUT_NAMES, OUTPUT_NAMES, Task
+from convbert_edge.tasks import INPUT_NAMES, Task
 
 SERIALIZATION_PACKAGE = "convbert_edge"
 
@@ -78,16 +78,28 @@ class ConvBertKerasModel(keras.Model):
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, name_or_dir: str | os.PathLike):
+    def from_pretrained(
+        cls, name_or_dir: str | os.PathLike, *, new_head: bool = False, **config_changes
+    ):
         """A model of this class with the weights of a Hugging Face ConvBERT checkpoint.
 
-        ``name_or_dir`` is a directory with config.json and model.safetensors (or
-        pytorch_model.bin), or a hub id. Every checkpoint tensor must fit exactly: a
-        missing, unused or mis-shaped one raises CheckpointError naming it.
+        Args:
+            name_or_dir: a directory with config.json and model.safetensors (or
+                pytorch_model.bin), or a hub id. Every tensor must fit exactly: a missing,
+                unused or mis-shaped one raises CheckpointError naming it.
+            new_head: load only the backbone and start this class's head afresh (the
+                public checkpoints have no task heads).
+            **config_changes: ConvBertConfig fields to override, e.g. ``id2label``.
         """
         from convbert_edge.keras_stack.weights import load_pretrained
 
-        return load_pretrained(cls, name_or_dir)
+        return load_pretrained(cls, name_or_dir, new_head=new_head, **config_changes)
+
+    def save_pretrained(self, directory: str | os.PathLike):
+        """Write config.json and model.safetensors in transformers' PyTorch layout."""
+        from convbert_edge.keras_stack.weights import save_pretrained
+
+        return save_pretrained(self, directory)
 
     # ------------------------------------------------------------------ export
     def input_shape_for(self, batch_size: int, seq_len: int, num_choices: int | None = None):
@@ -117,10 +129,6 @@ class ConvBertKerasModel(keras.Model):
         outputs = self(dict(zip(INPUT_NAMES, inputs, strict=True)), training=False)
         # A list of inputs (not a dict): TFLiteConverter traces Keras 3 models with one.
         return keras.Model(inputs, outputs, name=f"{self.name}_export")
-
-    @property
-    def output_names_for_task(self) -> tuple[str, ...]:
-        return OUTPUT_NAMES[self.task]
 
 
 def unpack_inputs(inputs):

@@ -9,7 +9,13 @@ import keras
 from keras import ops
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.keras_stack.layers import ConvBertEmbeddings, dense, get_activation, layer_norm
+from convbert_edge.keras_stack.layers import (
+    ConvBertEmbeddings,
+    dense,
+    get_activation,
+    layer_norm,
+    normal,
+)
 
 
 class MaskedLMHead(keras.layers.Layer):
@@ -27,7 +33,8 @@ class MaskedLMHead(keras.layers.Layer):
         self.hidden_size, self.embedding_size = config.hidden_size, config.embedding_size
         self.vocab_size, self.tied = config.vocab_size, tied
         self.embeddings = embeddings
-        self.dense = dense(config.embedding_size, "dense")
+        self.stddev = config.initializer_range
+        self.dense = dense(config.embedding_size, "dense", self.stddev)
         self.layer_norm = layer_norm(config.layer_norm_eps, "LayerNorm")
         self.activation = get_activation("gelu")
 
@@ -37,7 +44,7 @@ class MaskedLMHead(keras.layers.Layer):
         if not self.tied:
             self.lm_kernel = self.add_weight(
                 name="lm_kernel", shape=(self.embedding_size, self.vocab_size),
-                initializer=keras.initializers.RandomNormal(stddev=0.02),
+                initializer=normal(self.stddev),
             )
         self.lm_bias = self.add_weight(
             name="lm_bias", shape=(self.vocab_size,), initializer="zeros"
@@ -62,9 +69,9 @@ class ClassificationHead(keras.layers.Layer):
         self.hidden_size = config.hidden_size
         rate = config.classifier_dropout
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob if rate is None else rate)
-        self.dense = dense(config.hidden_size, "dense")
+        self.dense = dense(config.hidden_size, "dense", config.initializer_range)
         self.activation = get_activation(config.hidden_act)
-        self.out_proj = dense(config.num_labels, "out_proj")
+        self.out_proj = dense(config.num_labels, "out_proj", config.initializer_range)
 
     def build(self, input_shape=None):
         self.dense.build((None, self.hidden_size))

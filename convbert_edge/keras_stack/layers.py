@@ -40,8 +40,13 @@ def get_activation(name: str):
     return ACTIVATIONS[name]
 
 
-def dense(units: int, name: str) -> keras.layers.Dense:
-    return keras.layers.Dense(units, name=name)
+def normal(stddev: float) -> keras.initializers.Initializer:
+    """The reference's init for dense, conv and embedding weights: N(0, initializer_range)."""
+    return keras.initializers.RandomNormal(stddev=stddev)
+
+
+def dense(units: int, name: str, stddev: float) -> keras.layers.Dense:
+    return keras.layers.Dense(units, name=name, kernel_initializer=normal(stddev))
 
 
 def layer_norm(eps: float, name: str) -> keras.layers.LayerNormalization:
@@ -57,17 +62,19 @@ class GroupedDense(keras.layers.Layer):
     Args:
         input_size, output_size: total widths; both divisible by ``groups``.
         groups: number of blocks.
+        stddev: of the kernel's normal initialisation.
     """
 
-    def __init__(self, input_size: int, output_size: int, groups: int, **kwargs):
+    def __init__(self, input_size: int, output_size: int, groups: int, stddev: float, **kwargs):
         super().__init__(**kwargs)
+        self.stddev = stddev
         self.input_size, self.output_size, self.groups = input_size, output_size, groups
         self.group_in, self.group_out = input_size // groups, output_size // groups
 
     def build(self, input_shape=None):
         self.kernel = self.add_weight(
             name="kernel", shape=(self.groups, self.group_in, self.group_out),
-            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            initializer=normal(self.stddev),
         )
         self.bias = self.add_weight(name="bias", shape=(self.output_size,), initializer="zeros")
         self.built = True
@@ -86,16 +93,22 @@ class SeparableConv1D(keras.layers.Layer):
     Same-length output (zero padding (k-1)/2 each side), as the reference's SeparableConv1D.
 
     Args:
-        channels: input width (h); out_channels: output width; kernel_size: odd k.
+        channels: input width (h); out_channels: output width; kernel_size: odd k;
+        stddev: of the kernels' normal initialisation.
     """
 
-    def __init__(self, channels: int, out_channels: int, kernel_size: int, **kwargs):
+    def __init__(
+        self, channels: int, out_channels: int, kernel_size: int, stddev: float, **kwargs
+    ):
         super().__init__(**kwargs)
         self.channels, self.out_channels, self.kernel_size = channels, out_channels, kernel_size
         self.depthwise = keras.layers.DepthwiseConv1D(
-            kernel_size, padding="same", use_bias=False, name="depthwise"
+            kernel_size, padding="same", use_bias=False, name="depthwise",
+            depthwise_initializer=normal(stddev),
         )
-        self.pointwise = keras.layers.Dense(out_channels, use_bias=False, name="pointwise")
+        self.pointwise = keras.layers.Dense(
+            out_channels, use_bias=False, name="pointwise", kernel_initializer=normal(stddev)
+        )
 
     def build(self, input_shape=None):
         self.depthwise.build((None, None, self.channels))
@@ -116,15 +129,15 @@ class ConvBertEmbeddings(keras.layers.Layer):
     def __init__(self, config: ConvBertConfig, **kwargs):
         super().__init__(**kwargs)
         c = config
-        self.word_embeddings = keras.layers.Embedding(
-            c.vocab_size, c.embedding_size, name="word_embeddings"
-        )
-        self.position_embeddings = keras.layers.Embedding(
-            c.max_position_embeddings, c.embedding_size, name="position_embeddings"
-        )
-        self.token_type_embeddings = keras.layers.Embedding(
-            c.type_vocab_size, c.embedding_size, name="token_type_embeddings"
-        )
+        def table(rows: int, name: str) -> keras.layers.Embedding:
+            init = normal(c.initializer_range)
+            return keras.layers.Embedding(
+                rows, c.embedding_size, embeddings_initializer=init, name=name
+            )
+
+        self.word_embeddings = table(c.vocab_size, "word_embeddings")
+        self.position_embeddings = table(c.max_position_embeddings, "position_embeddings")
+        self.token_type_embeddings = table(c.type_vocab_size, "token_type_embeddings")
         self.layer_norm = layer_norm(c.layer_norm_eps, "LayerNorm")
         self.dropout = keras.layers.Dropout(c.hidden_dropout_prob)
         self.embedding_size = c.embedding_size

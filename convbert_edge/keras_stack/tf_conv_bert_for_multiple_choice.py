@@ -37,7 +37,7 @@ class TFConvBertForMultipleChoice(ConvBertKerasModel):
                 "summary_use_proj is set in config.json but ConvBERT's multiple-choice head has "
                 "no summary projection in this toolkit; remove the key from config.json"
             )
-        self.classifier = dense(1, "classifier")
+        self.classifier = dense(1, "classifier", self.config.initializer_range)
 
     def _build_head(self):
         self.classifier.build((None, self.config.hidden_size))

@@ -24,7 +24,7 @@ class TFConvBertForQuestionAnswering(ConvBertKerasModel):
     task = Task.QUESTION_ANSWERING
 
     def _make_head(self):
-        self.qa_outputs = dense(2, "qa_outputs")
+        self.qa_outputs = dense(2, "qa_outputs", self.config.initializer_range)
 
     def _build_head(self):
         self.qa_outputs.build((None, None, self.config.hidden_size))

@@ -11,36 +11,45 @@ lists). The layout says how the PyTorch tensor is rearranged into the Keras vari
 - conv_bias: [out, 1] -> [out];
 - tied: the MLM output projection that reuses the word embeddings (nothing to copy).
 
+Two rule layouts depend on the config: "ffn" is grouped (identity) when num_groups > 1
+and linear otherwise; "lm_kernel" is tied unless config.json unties the embeddings.
+
 ``convert_weights`` checks the checkpoint against ``checkpoint.expected_tensors`` (every
 tensor present, none left over, every shape right), then copies each tensor into exactly
-one Keras variable and fails if any Keras variable was left unassigned.
+one Keras variable and fails if any Keras variable was left unassigned. ``model_tensors``
+and ``save_pretrained`` run the same map backwards, so transformers reads what Keras wrote.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from convbert_edge.checkpoint import (
     BASE_PREFIX,
     expected_tensors,
+    head_tensor_shapes,
     load_checkpoint,
     match_tensors,
     normalize_names,
+    save_tensors,
     ties_word_embeddings,
 )
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import CheckpointError
 from convbert_edge.tasks import Task
 
-LAYOUTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "identity": lambda t: t,
-    "linear": lambda t: t.T,
-    "depthwise": lambda t: np.transpose(t, (2, 0, 1)),
-    "pointwise": lambda t: t[:, :, 0].T,
-    "conv_bias": lambda t: t[:, 0],
+# layout name -> (torch layout to Keras layout, Keras layout back to torch layout)
+Rearrange = Callable[[np.ndarray], np.ndarray]
+LAYOUTS: dict[str, tuple[Rearrange, Rearrange]] = {
+    "identity": (lambda t: t, lambda k: k),
+    "linear": (lambda t: t.T, lambda k: k.T),
+    "depthwise": (lambda t: np.transpose(t, (2, 0, 1)), lambda k: np.transpose(k, (1, 2, 0))),
+    "pointwise": (lambda t: t[:, :, 0].T, lambda k: k.T[:, :, None]),
+    "conv_bias": (lambda t: t[:, 0], lambda k: k[:, None]),
 }
 TIED = "tied"
 
@@ -117,6 +126,15 @@ HEAD_RULES: dict[Task, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 _LAYER_PREFIX = "encoder.layer.{}."
+# The transformers PyTorch class that reads a checkpoint of each task.
+HF_ARCHITECTURES: dict[Task, str] = {
+    Task.BASE: "ConvBertModel",
+    Task.MASKED_LM: "ConvBertForMaskedLM",
+    Task.SEQUENCE_CLASSIFICATION: "ConvBertForSequenceClassification",
+    Task.MULTIPLE_CHOICE: "ConvBertForMultipleChoice",
+    Task.TOKEN_CLASSIFICATION: "ConvBertForTokenClassification",
+    Task.QUESTION_ANSWERING: "ConvBertForQuestionAnswering",
+}
 
 
 def name_map(config: ConvBertConfig, task: Task) -> dict[str, tuple[str, str]]:
@@ -151,29 +169,46 @@ def _resolve(model, path: str):
     return obj
 
 
-def convert_weights(model, tensors: dict[str, np.ndarray], source: str = "tensors") -> None:
+def convert_weights(
+    model, tensors: dict[str, np.ndarray], source: str = "tensors", *, new_head: bool = False
+) -> None:
     """Copy a checkpoint's tensors (HF names and PyTorch layouts) into ``model`` in place.
 
     Raises CheckpointError naming every tensor that is missing, unused or mis-shaped,
-    and every Keras weight the checkpoint did not fill.
+    and every Keras weight the checkpoint did not fill. With ``new_head`` only the
+    backbone is loaded and the head keeps its fresh initialisation (for fine-tuning a
+    checkpoint that has no head for this task, such as the public pretrained ones).
     """
     config, task = model.config, model.task
     tensors = normalize_names(tensors, config, task)
     expected = expected_tensors(config, task)
-    match_tensors(tensors, expected, source)
+    head = set(head_tensor_shapes(config, task))
+    if new_head and head:
+        tensors = {k: v for k, v in tensors.items() if k.startswith(BASE_PREFIX)}
+        expected = {k: v for k, v in expected.items() if k not in head}
+    try:
+        match_tensors(tensors, expected, source)
+    except CheckpointError as err:
+        if head and not new_head and not head & set(tensors):
+            raise CheckpointError(
+                f"{err} The checkpoint has no {task.value} head: pass new_head=True to "
+                f"{type(model).__name__}.from_pretrained to start one"
+            ) from None
+        raise
     plan = name_map(config, task)
-    if set(plan) != set(expected):
+    declared = set(expected_tensors(config, task))
+    if set(plan) != declared:
         raise CheckpointError(
             f"internal: the Keras name map and expected_tensors disagree for {task.value}: "
-            f"unmapped {sorted(set(expected) - set(plan))[:5]}, "
-            f"extra {sorted(set(plan) - set(expected))[:5]}"
+            f"unmapped {sorted(declared - set(plan))[:5]}, extra {sorted(set(plan) - declared)[:5]}"
         )
     assigned: dict[int, str] = {}
-    for hf_name, (keras_path, layout) in plan.items():
+    for hf_name in expected:
+        keras_path, layout = plan[hf_name]
         if layout == TIED:
             continue
         variable = _resolve(model, keras_path)
-        value = LAYOUTS[layout](tensors[hf_name])
+        value = LAYOUTS[layout][0](tensors[hf_name])
         if tuple(variable.shape) != value.shape:
             raise CheckpointError(
                 f"{source}: tensor {hf_name} {tensors[hf_name].shape} becomes {value.shape} "
@@ -186,16 +221,40 @@ def convert_weights(model, tensors: dict[str, np.ndarray], source: str = "tensor
             )
         variable.assign(value.astype(np.float32))
         assigned[id(variable)] = hf_name
-    unfilled = [w.path for w in model.weights if id(w) not in assigned]
+    fresh = {id(_resolve(model, plan[k][0])) for k in head if new_head and plan[k][1] != TIED}
+    unfilled = [w.path for w in model.weights if id(w) not in assigned and id(w) not in fresh]
     if unfilled:
         raise CheckpointError(
             f"{source}: no checkpoint tensor fills Keras weights {', '.join(unfilled[:10])}"
         )
 
 
-def load_pretrained(model_class, name_or_dir: str | os.PathLike):
+def model_tensors(model) -> dict[str, np.ndarray]:
+    """The model's weights under transformers' names and PyTorch layouts (tied ones once)."""
+    out = {}
+    for hf_name, (keras_path, layout) in name_map(model.config, model.task).items():
+        if layout != TIED:
+            out[hf_name] = LAYOUTS[layout][1](np.asarray(_resolve(model, keras_path)))
+    return out
+
+
+def load_pretrained(
+    model_class, name_or_dir: str | os.PathLike, *, new_head: bool = False, **config_changes
+):
     """``model_class`` built from a checkpoint's config.json and filled with its weights."""
     checkpoint = load_checkpoint(name_or_dir)
-    model = model_class(checkpoint.config)
-    convert_weights(model, checkpoint.tensors, checkpoint.source)
+    config = checkpoint.config.replace(**config_changes) if config_changes else checkpoint.config
+    model = model_class(config)
+    convert_weights(model, checkpoint.tensors, checkpoint.source, new_head=new_head)
     return model
+
+
+def save_pretrained(model, directory: str | os.PathLike) -> Path:
+    """Write config.json and model.safetensors that transformers' class for the task reads."""
+    directory = Path(directory)
+    config = model.config.replace(
+        extra={**model.config.extra, "architectures": [HF_ARCHITECTURES[model.task]]}
+    )
+    config.save_pretrained(directory)
+    save_tensors(model_tensors(model), directory)
+    return directory
