@@ -188,3 +188,18 @@ def test_public_shapes_match_transformers_tf(public_cases, tmp_path):
         keras = public_cases[preset, task][1]
         worst[preset, task.value] = max(max_abs_diff(keras, result["outputs"]).values())
     assert max(worst.values()) <= TOL, worst
+
+
+def test_inputs_default_like_transformers_and_are_validated():
+    config = TINY_CONFIGS["tiny"]
+    model = model_class_for(Task.BASE)(config)
+    ids = make_inputs(config, 2, 16, seed=9)["input_ids"]
+    explicit = {
+        "input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)
+    }
+    implicit = keras_outputs(model, {"input_ids": ids})["last_hidden_state"]
+    np.testing.assert_array_equal(implicit, keras_outputs(model, explicit)["last_hidden_state"])
+    with pytest.raises(ValueError, match="position_ids"):
+        model({"input_ids": ids, "position_ids": ids})
+    with pytest.raises(ValueError, match="unknown task"):
+        model_class_for("summarization")
