@@ -49,6 +49,7 @@ HARD_CASES: tuple[str, ...] = (
     "x" * 101 + " " + "y" * 100 + " supercalifragilisticexpialidocious",
     " ".join(["long"] * 200),
     "numbers 3.14159 1,000,000 2nd 21st 1990s 10x",
+    "private\ue000use rtl\u200fmark\u202eoverride \x1c\x1d\x1e\x1f seps \x7f del",
 )
 
 
@@ -110,12 +111,16 @@ def write_metric_vectors(path: str | Path, seed: int = 0) -> Path:
 
 
 def write_java_vectors(
-    directory: str | Path, sentences: Sequence[str], max_length: int = 128, tokenizer=None
+    directory: str | Path,
+    sentences: Sequence[str] | None = None,
+    max_length: int = 128,
+    tokenizer=None,
 ) -> Path:
     """Every vector file the JVM tests read, into ``directory``.
 
     Args:
-        sentences: real text (the tests use the movie-review snippets).
+        sentences: real text (the tests use the movie-review snippets); None writes no
+            tokenizer_sentences.npz, and the JVM suite skips that test.
         tokenizer: a ConvBertTokenizerFast; None loads the shipped uncased vocabulary.
     """
     from convbert_edge.tokenizer import ConvBertTokenizerFast
@@ -124,7 +129,11 @@ def write_java_vectors(
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = tokenizer or ConvBertTokenizerFast.from_pretrained(None)
     tokenizer.save_pretrained(directory)
-    write_tokenizer_vectors(directory / "tokenizer_sentences.npz", sentences, tokenizer, max_length)
-    write_tokenizer_vectors(directory / "tokenizer_hard_cases.npz", HARD_CASES, tokenizer, max_length)
+    if sentences is not None:
+        write_tokenizer_vectors(
+            directory / "tokenizer_sentences.npz", sentences, tokenizer, max_length
+        )
+    hard = directory / "tokenizer_hard_cases.npz"
+    write_tokenizer_vectors(hard, HARD_CASES, tokenizer, max_length)
     write_metric_vectors(directory / "metric_vectors.npz")
     return directory

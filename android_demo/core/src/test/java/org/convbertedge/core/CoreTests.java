@@ -41,7 +41,11 @@ public final class CoreTests {
             System.exit(2);
         }
         CoreTests t = new CoreTests(new File(args[0]), args.length > 1 ? new File(args[1]) : null);
-        t.check("tokenizer_sentences", () -> t.tokenizerVectors("tokenizer_sentences.npz"));
+        if (new File(t.vectors, "tokenizer_sentences.npz").isFile()) {
+            t.check("tokenizer_sentences", () -> t.tokenizerVectors("tokenizer_sentences.npz"));
+        } else {
+            System.out.println("SKIP tokenizer_sentences: no tokenizer_sentences.npz in " + t.vectors);
+        }
         t.check("tokenizer_hard_cases", () -> t.tokenizerVectors("tokenizer_hard_cases.npz"));
         t.check("tokenizer_truncates_and_pads", t::truncatesAndPads);
         t.check("metrics_match_python", t::metricsMatchPython);
@@ -60,7 +64,8 @@ public final class CoreTests {
             System.out.println("PASS " + name + (detail == null ? "" : ": " + detail));
         } catch (Throwable err) {
             failed++;
-            System.out.println("FAIL " + name + ": " + err);
+            String why = err instanceof AssertionError ? err.getMessage() : err.toString();
+            System.out.println("FAIL " + name + ": " + why);
         }
     }
 
@@ -131,7 +136,7 @@ public final class CoreTests {
         NdArray a = NdArray.ofFloats(new float[] {1.5f, -2f, 3.25f, 0f, 7f, -0.125f}, 2, 3);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Npy.write(a, out);
-        require(out.size() == 64 + 24, "header not 64-byte aligned: " + out.size());
+        require((out.size() - 24) % 64 == 0, "header not 64-byte aligned: " + out.size());
         NdArray b = Npy.read(new ByteArrayInputStream(out.toByteArray()));
         require(b.dtype.equals("float32") && Arrays.equals(b.shape, a.shape), b.toString());
         require(Arrays.equals(b.toFloats(), a.toFloats()), Arrays.toString(b.toFloats()));
