@@ -1,7 +1,7 @@
 """`python -m convbert_edge.verify DIR`: check an artifact against its golden bundle.
 
 Exit status: 0 within tolerance, 1 out of tolerance, 2 the artifact (or outputs file)
-is broken or unreadable.
+is broken or unreadable, or (--device) the phone could not run it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         "phone) instead of running the model here",
     )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument(
+        "--device",
+        metavar="adb[:SERIAL]",
+        help="run the golden inputs on an Android phone with the demo app installed "
+        "(docs/android.md) and check the outputs here",
+    )
     return parser
 
 
@@ -34,7 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     from convbert_edge.runtime.verify import verify_artifact
 
     try:
-        result = verify_artifact(args.directory, outputs_file=args.outputs, threads=args.threads)
+        if args.device is not None:
+            from convbert_edge.runtime.device import DeviceOptions, verify_on_device
+
+            if args.outputs is not None:
+                print("verify: give --device or --outputs, not both", file=sys.stderr)
+                return 2
+            result = verify_on_device(args.directory, DeviceOptions(device=args.device))
+        else:
+            result = verify_artifact(
+                args.directory, outputs_file=args.outputs, threads=args.threads
+            )
     except ConvBertEdgeError as err:
         print(f"verify: {err}", file=sys.stderr)
         return 2
