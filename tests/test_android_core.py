@@ -65,7 +65,7 @@ def test_java_core_matches_python(classes, tmp_path):
     artifact = make_fake_artifact(tmp_path / "artifact")
     code, output = run_suite(classes, vectors, artifact)
     assert code == 0, output
-    assert closing_line(output) == (7, 0), output
+    assert closing_line(output) == (8, 0), output
     assert "PASS tokenizer_hard_cases: 19 texts, 0 mismatches" in output
     # What the Java verify mode wrote is what runtime/verify.py reads.
     result = verify_artifact(artifact, outputs_file=artifact / "verify" / "outputs.npz")

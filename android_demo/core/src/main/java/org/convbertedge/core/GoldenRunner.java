@@ -61,6 +61,13 @@ public final class GoldenRunner {
         }
     }
 
+    /** Record a failure that happened before or outside run(), e.g. the model did not load. */
+    public static void reportError(File artifact, Throwable err) throws IOException {
+        File dir = new File(artifact, VERIFY_DIR);
+        if (!dir.isDirectory() && !dir.mkdirs()) throw new IOException("cannot create " + dir);
+        writeLine(new File(dir, DONE), "error: " + err);
+    }
+
     static double median(double[] v) {
         if (v.length == 0) return Double.NaN;
         double[] s = v.clone();

@@ -52,7 +52,10 @@ public final class CoreTests {
         t.check("npy_round_trip", CoreTests::npyRoundTrip);
         t.check("dequantize", CoreTests::dequantize);
         t.check("json", CoreTests::json);
-        if (t.artifact != null) t.check("golden_runner_writes_outputs", t::goldenRunner);
+        if (t.artifact != null) {
+            t.check("text_inputs_and_label", t::textInputsAndLabel);
+            t.check("golden_runner_writes_outputs", t::goldenRunner);
+        }
         System.out.println(t.passed + " passed, " + t.failed + " failed");
         System.exit(t.failed == 0 ? 0 : 1);
     }
@@ -160,6 +163,21 @@ public final class CoreTests {
         require(m.get("s").equals("x\"yé") && m.get("n") == null && m.get("t").equals(Boolean.TRUE), m.toString());
         require(Double.isNaN((Double) m.get("f")), "NaN");
         return null;
+    }
+
+    private String textInputsAndLabel() throws Exception {
+        Manifest manifest = Manifest.read(artifact);
+        WordPieceTokenizer tok = WordPieceTokenizer.fromDirectory(artifact);
+        GoldenBundle golden = GoldenBundle.load(new File(artifact, Manifest.GOLDEN_NAME));
+        Map<String, NdArray> inputs = TextInputs.encode(tok, manifest, golden.texts[0]);
+        for (Map.Entry<String, NdArray> e : golden.callInputs(0).entrySet()) {
+            require(Arrays.equals(inputs.get(e.getKey()).toInts(), e.getValue().toInts()), e.getKey());
+        }
+        Map<String, NdArray> logits = new LinkedHashMap<>();
+        logits.put("logits", NdArray.ofFloats(new float[] {-1f, 2f}, 1, 2));
+        String label = TextInputs.topLabel(manifest, logits);
+        require(label.equals("positive (p=0.953)"), label);
+        return label;
     }
 
     /** Verify mode on the JVM, with a model that answers each call with the golden outputs. */
