@@ -150,6 +150,13 @@ def test_base_checkpoint_in_a_head_model_asks_for_new_head(base_dir):
         ConvBertForSequenceClassification.from_pretrained(base_dir)
 
 
+def test_base_checkpoint_in_a_tied_masked_lm_asks_for_new_head(base_dir):
+    with pytest.raises(CheckpointError, match=r"generator_predictions\.dense\.weight.*new_head"):
+        ConvBertForMaskedLM.from_pretrained(base_dir)
+    model = ConvBertForMaskedLM.from_pretrained(base_dir, new_head=True)
+    assert model.generator_lm_head.weight is model.convbert.embeddings.word_embeddings.weight
+
+
 def test_new_head_loads_the_base_and_initialises_the_head(base_dir):
     labels = {0: "neg", 1: "neutral", 2: "pos"}
     model = ConvBertForSequenceClassification.from_pretrained(

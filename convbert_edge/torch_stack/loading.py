@@ -71,7 +71,8 @@ def load_pretrained(
     try:
         match_tensors(tensors, expected, checkpoint.source)
     except CheckpointError as err:
-        if head and not new_head and not head & set(tensors):
+        # Tied tensors are filled in from the base, so they do not show a head is there.
+        if head and not new_head and not (head - set(TIED_WEIGHTS)) & set(tensors):
             raise CheckpointError(
                 f"{err} The checkpoint has no {task.value} head: pass new_head=True to "
                 f"{cls.__name__}.from_pretrained to start one, initialised as transformers "
