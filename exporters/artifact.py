@@ -7,11 +7,14 @@ artifact of the same name is replaced only once the new one is whole.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from convbert_edge.io_utils import default_mode
 
 
 @contextmanager
@@ -22,6 +25,7 @@ def artifact_directory(out_dir: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
         yield tmp
+        os.chmod(tmp, default_mode(directory=True))
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)

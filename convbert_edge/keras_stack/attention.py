@@ -14,15 +14,33 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.keras_stack.layers import SeparableConv1D, dense, layer_norm
 
-# Added to the scores of masked keys: PyTorch's finfo(float32).min, so that even a row
-# with no real token normalizes exactly as the PyTorch reference does.
-MASK_VALUE = float(np.finfo(np.float32).min)
+# How far below a row's lowest score masked keys are pushed: their softmax weight is then
+# below e^-30 (1e-13) of any real key's, which is the reference's zero to float precision.
+MASK_MARGIN = 30.0
+
+
+def mask_scores(scores, keep):
+    """Scores of masked keys moved below every real key's, by the row's own range.
+
+    The reference adds finfo(float32).min instead. Both give masked keys no weight in
+    float, but a constant that large wrecks integer quantization: int8 TFLite derives
+    the scale of this sum from its range, so every real score would fall into one
+    quantization step (and LiteRT's int8 ADD aborts on such a scale). A shift sized by
+    the row's range keeps the sum's range at about twice the scores'. The one
+    difference: a row whose keys are all masked keeps its scores (the reference makes
+    it uniform); no real input has such a row, since [CLS] is always kept.
+
+    Args:
+        scores: (b, n, l, l) attention scores.
+        keep: (b, 1, 1, l) float, 1 for real tokens and 0 for padding.
+    """
+    spread = ops.max(scores, axis=-1, keepdims=True) - ops.min(scores, axis=-1, keepdims=True)
+    return scores - (1.0 - keep) * (spread + MASK_MARGIN)  # (b, n, l, l)
 
 
 class ConvBertSelfAttention(keras.layers.Layer):
@@ -32,7 +50,7 @@ class ConvBertSelfAttention(keras.layers.Layer):
         config: the model config; uses hidden_size, attention_heads, attention_head_size,
             conv_kernel_size and attention_probs_dropout_prob.
 
-    Call: ``(hidden (b, l, h), mask_bias (b, 1, 1, l)) -> (b, l, h)``.
+    Call: ``(hidden (b, l, h), keep (b, 1, 1, l)) -> (b, l, h)``.
     """
 
     def __init__(self, config: ConvBertConfig, **kwargs):
@@ -64,12 +82,12 @@ class ConvBertSelfAttention(keras.layers.Layer):
         x = ops.reshape(x, (b, seq_len, self.num_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def _attention(self, hidden, query, mask_bias, training):
+    def _attention(self, hidden, query, keep, training):
         q = self._split_heads(query)  # (b, n, l, d)
         k = self._split_heads(self.key(hidden))  # (b, n, l, d)
         v = self._split_heads(self.value(hidden))  # (b, n, l, d)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
-        probs = ops.softmax(scores + mask_bias, axis=-1)  # (b, n, l, l)
+        probs = ops.softmax(mask_scores(scores, keep), axis=-1)  # (b, n, l, l)
         context = ops.matmul(self.dropout(probs, training=training), v)  # (b, n, l, d)
         context = ops.transpose(context, (0, 2, 1, 3))  # (b, l, n, d)
         return ops.reshape(context, (ops.shape(hidden)[0], -1, self.all_head_size))  # (b, l, a)
@@ -90,9 +108,9 @@ class ConvBertSelfAttention(keras.layers.Layer):
             out = term if out is None else out + term
         return ops.reshape(out, (b, seq_len, self.all_head_size))  # (b, l, a)
 
-    def call(self, hidden, mask_bias, training=False):  # (b, l, h), (b, 1, 1, l)
+    def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
         query = self.query(hidden)  # (b, l, a)
-        context = self._attention(hidden, query, mask_bias, training)  # (b, l, a)
+        context = self._attention(hidden, query, keep, training)  # (b, l, a)
         conv = self._dynamic_conv(hidden, query)  # (b, l, a)
         return ops.concatenate([context, conv], axis=-1)  # (b, l, 2a = h)
 
@@ -114,6 +132,6 @@ class ConvBertAttention(keras.layers.Layer):
         self.layer_norm.build((None, None, self.hidden_size))
         self.built = True
 
-    def call(self, hidden, mask_bias, training=False):  # (b, l, h)
-        x = self.dense(self.self_attention(hidden, mask_bias, training=training))
+    def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
+        x = self.dense(self.self_attention(hidden, keep, training=training))
         return self.layer_norm(self.dropout(x, training=training) + hidden)  # (b, l, h)

@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.keras_stack.attention import MASK_VALUE, ConvBertAttention
+from convbert_edge.keras_stack.attention import ConvBertAttention
 from convbert_edge.keras_stack.layers import (
     ConvBertEmbeddings,
     GroupedDense,
@@ -48,8 +48,8 @@ class ConvBertLayer(keras.layers.Layer):
         self.output_layer_norm.build((None, None, self.hidden_size))
         self.built = True
 
-    def call(self, hidden, mask_bias, training=False):  # (b, l, h), (b, 1, 1, l)
-        attended = self.attention(hidden, mask_bias, training=training)  # (b, l, h)
+    def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
+        attended = self.attention(hidden, keep, training=training)  # (b, l, h)
         x = self.activation(self.intermediate(attended))  # (b, l, i)
         x = self.dropout(self.output_dense(x), training=training)  # (b, l, h)
         return self.output_layer_norm(x + attended)  # (b, l, h)
@@ -87,7 +87,6 @@ class ConvBertBackbone(keras.layers.Layer):
         if self.embeddings_project is not None:
             hidden = self.embeddings_project(hidden)  # (b, l, h)
         keep = ops.cast(attention_mask, hidden.dtype)[:, None, None, :]  # (b, 1, 1, l)
-        mask_bias = (1.0 - keep) * MASK_VALUE
         for layer in self.encoder_layers:
-            hidden = layer(hidden, mask_bias, training=training)
+            hidden = layer(hidden, keep, training=training)
         return hidden  # (b, l, h)
