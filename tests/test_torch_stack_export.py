@@ -122,3 +122,13 @@ def test_multiple_choice_exports_its_choice_axis(tmp_path):
     inputs = model.example_inputs(1, 32, num_choices=3)
     program = eu.export_program(model, inputs)
     assert tuple(program.module()(*inputs)["logits"].shape) == (1, 3)
+
+
+def test_int32_inputs_export_and_run(tmp_path):
+    # Android passes int32 ids; the casts to int64 happen inside the program.
+    model = sharp_model(Task.QUESTION_ANSWERING, tiny_config())
+    inputs = tuple(t.to(torch.int32) for t in padded_inputs(model))
+    edge = eu.lower_to_xnnpack(eu.export_program(model, inputs))
+    check_lowered_graph(edge)
+    got = as_dict(model, eu.run_pte(eu.write_pte(edge, tmp_path / "qa.pte"), inputs))
+    assert max(max_abs_diffs(got, eager(model, inputs)).values()) <= PTE_ATOL
