@@ -8,6 +8,7 @@ the XNNPACK partitioner -> .pte bytes. ``lowered_op_report`` says what ran where
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,6 +59,14 @@ def quantize_pt2e(
     config = get_symmetric_quantization_config(
         is_per_channel=recipe.granularity == "per-channel", is_dynamic=dynamic
     )
+    if not dynamic and recipe.observer == "minmax":
+        from torchao.quantization.pt2e import MinMaxObserver
+
+        act = dataclasses.replace(
+            config.input_activation,
+            observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12),
+        )
+        config = dataclasses.replace(config, input_activation=act, output_activation=act)
     quantizer = XNNPACKQuantizer().set_global(config)
     graph = torch.export.export(model, example, strict=True).module()
     prepared = prepare_pt2e(graph, quantizer)

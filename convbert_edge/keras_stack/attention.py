@@ -3,10 +3,11 @@
 Half of the hidden width is ordinary scaled dot-product attention over
 ``config.attention_heads`` heads; the other half is a dynamic convolution whose
 per-position kernels come from the query times a separable convolution of the input.
-The reference unfolds the sequence with im2col (a gather); here the k neighbours are k
-static slices of the zero-padded sequence, mixed by multiply-adds, which every converter
-turns into builtin ops. The convolution branch ignores the attention mask, as the
-reference does. Shapes: b batch, l length, h hidden, n heads, d head size, a = n * d.
+The reference unfolds the sequence with im2col (a gather); here the per-position kernels
+are laid out as a band matrix with static pads, slices and reshapes, and one matmul
+mixes the neighbours, which every converter turns into builtin ops. The convolution
+branch ignores the attention mask, as the reference does. Shapes: b batch, l length,
+h hidden, n heads, d head size, a = n * d.
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ def mask_scores(scores, keep):
     """
     spread = ops.max(scores, axis=-1, keepdims=True) - ops.min(scores, axis=-1, keepdims=True)
     return scores - (1.0 - keep) * (spread + MASK_MARGIN)  # (b, n, l, l)
+
+
+def band_matrix(kernels):
+    """(b, l, n, k) per-position kernels -> (b, n, l, l) band matrix of the convolution.
+
+    Row t holds kernel t on columns t - (k-1)//2 .. t + (k-1)//2 (cut at both ends, which
+    is the reference's zero padding). Built by padding each row with l zeros, flattening,
+    and re-cutting one column shorter, which shifts row t right by t: static slices and
+    reshapes only, no gather; one matmul with the values then does the convolution.
+    """
+    b, seq_len, n, k = (ops.shape(kernels)[i] for i in range(4))
+    half = (k - 1) // 2
+    kern = ops.transpose(kernels, (0, 2, 1, 3))  # (b, n, l, k)
+    skew = ops.pad(kern, ((0, 0), (0, 0), (0, 0), (0, seq_len)))  # (b, n, l, k + l)
+    skew = ops.reshape(skew, (b, n, seq_len * (k + seq_len)))[:, :, : seq_len * (k + seq_len - 1)]
+    skew = ops.reshape(skew, (b, n, seq_len, k + seq_len - 1))  # row t shifted right by t
+    return skew[:, :, :, half : half + seq_len]  # (b, n, l, l)
 
 
 class ConvBertSelfAttention(keras.layers.Layer):
@@ -94,18 +112,13 @@ class ConvBertSelfAttention(keras.layers.Layer):
 
     def _dynamic_conv(self, hidden, query):
         b, seq_len = ops.shape(hidden)[0], ops.shape(hidden)[1]
-        n, d, k = self.num_heads, self.head_size, self.kernel_size
+        n, k = self.num_heads, self.kernel_size
         conv_attn = self.key_conv_attn_layer(hidden) * query  # (b, l, a)
         kernels = ops.reshape(self.conv_kernel_layer(conv_attn), (b, seq_len, n, k))
         kernels = ops.softmax(kernels, axis=-1)  # (b, l, n, k)
-        values = self.conv_out_layer(hidden)  # (b, l, a)
-        half = (k - 1) // 2
-        values = ops.pad(values, ((0, 0), (half, half), (0, 0)))  # (b, l + k - 1, a)
-        values = ops.reshape(values, (b, -1, n, d))  # (b, l + k - 1, n, d)
-        out = None
-        for j in range(k):  # neighbour j sits at offset j - half
-            term = values[:, j:j + seq_len] * kernels[..., j:j + 1]  # (b, l, n, d)
-            out = term if out is None else out + term
+        values = self._split_heads(self.conv_out_layer(hidden))  # (b, n, l, d)
+        out = ops.matmul(band_matrix(kernels), values)  # (b, n, l, d)
+        out = ops.transpose(out, (0, 2, 1, 3))  # (b, l, n, d)
         return ops.reshape(out, (b, seq_len, self.all_head_size))  # (b, l, a)
 
     def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)

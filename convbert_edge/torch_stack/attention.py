@@ -4,8 +4,8 @@ Of the hidden width, half goes to ``attention_heads`` ordinary self-attention he
 half to as many dynamic-convolution heads. A convolution head mixes the ``k`` neighbours
 of each position with a softmax kernel predicted from that position. The reference
 gathers the neighbours with ``nn.Unfold`` (im2col), which lowers to index ops that stay
-outside XNNPACK; here the neighbours are ``k`` static slices of a zero-padded tensor,
-combined by multiply-adds.
+outside XNNPACK; here the kernels are laid out as a band matrix with a pad and static
+reshapes, and one batched matmul mixes the neighbours (``dynamic_convolution``).
 """
 
 from __future__ import annotations
@@ -38,11 +38,38 @@ class SeparableConv1D(nn.Module):
         return self.pointwise(self.depthwise(x)) + self.bias  # (b, out, s)
 
 
+# How far below a row's lowest score masked keys are pushed: their softmax weight is then
+# below e^-30 (1e-13) of any real key's, which is the reference's zero to float precision.
+MASK_MARGIN = 30.0
+
+
+def mask_scores(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Scores of masked keys moved below every real key's, by the row's own range.
+
+    The reference adds finfo(float32).min instead. Both give masked keys no weight in
+    float, but a constant that large wrecks integer quantization: the XNNPACK quantizer
+    (and int8 TFLite) derive the scale of this sum from its range, so every real score
+    would fall into one quantization step. A shift sized by the row's range keeps the
+    sum's range at about twice the scores'. The one difference: a row whose keys are all
+    masked keeps its scores (the reference makes it uniform); real inputs keep [CLS].
+
+    Args:
+        scores: (b, nh, s, s) attention scores.
+        keep: (b, 1, 1, s) float, 1 for real tokens and 0 for padding.
+    """
+    spread = scores.amax(dim=-1, keepdim=True) - scores.amin(dim=-1, keepdim=True)  # (b, nh, s, 1)
+    return scores - (1.0 - keep) * (spread + MASK_MARGIN)  # (b, nh, s, s)
+
+
 def dynamic_convolution(values: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Mix each position's ``k`` neighbours with its own per-head kernel.
 
-    out[b, t, h, :] = sum_j kernels[b, t, h, j] * values_padded[b, t + j, h, :], with
-    (k - 1) // 2 zeros padded at both ends, as the reference's unfold does.
+    out[b, t, h, :] = sum_j kernels[b, t, h, j] * values[b, t + j - (k - 1) // 2, h, :],
+    with zeros beyond both ends, as the reference's unfold does. The kernels are laid
+    out as a band matrix (row t holds kernel t on the diagonals t - pad .. t + pad) by
+    padding, flattening and re-cutting the rows one column shorter, which shifts each
+    row one place right of the one above; one batched matmul then mixes the values.
+    No gather, no (b, s, a, k) tensor, and five ops whatever k is.
 
     Args:
         values: (b, s, heads * head_size).
@@ -53,18 +80,14 @@ def dynamic_convolution(values: torch.Tensor, kernels: torch.Tensor) -> torch.Te
     """
     b, s, width = values.shape
     heads, k = kernels.shape[2], kernels.shape[3]
-    pad = (k - 1) // 2
-    # Zeros concatenated rather than F.pad: XNNPACK refuses a constant pad of an int8
-    # tensor (StaticConstantPad, invalid parameter) once PT2E quantizes this branch,
-    # while cat of int8 tensors with shared scales lowers fine.
-    zeros = values.new_zeros(b, pad, width)  # (b, pad, a)
-    padded = torch.cat([zeros, values, zeros], dim=1)  # (b, s + k - 1, a)
-    out = None
-    for j in range(k):
-        shifted = padded[:, j : j + s].reshape(b, s, heads, width // heads)  # (b, s, nh, d)
-        term = shifted * kernels[:, :, :, j : j + 1]  # (b, s, nh, d)
-        out = term if out is None else out + term
-    return out
+    d, pad = width // heads, (k - 1) // 2
+    kern = kernels.permute(0, 2, 1, 3).reshape(b * heads, s, k)  # (b*nh, s, k)
+    skew = nn.functional.pad(kern, (0, s)).reshape(b * heads, s * (k + s))  # (b*nh, s*(k+s))
+    skew = skew[:, : s * (k + s - 1)].reshape(b * heads, s, k + s - 1)  # row t shifted by t
+    band = skew[:, :, pad : pad + s]  # (b*nh, s, s): weight of position u for output t
+    v = values.reshape(b, s, heads, d).transpose(1, 2).reshape(b * heads, s, d)  # (b*nh, s, d)
+    out = torch.bmm(band, v)  # (b*nh, s, d)
+    return out.reshape(b, heads, s, d).transpose(1, 2)  # (b, s, nh, d)
 
 
 class ConvBertSelfAttention(nn.Module):
@@ -94,8 +117,8 @@ class ConvBertSelfAttention(nn.Module):
         x = x.reshape(b, s, self.num_heads, self.head_size).transpose(1, 2)  # (b, nh, s, d)
         return x.reshape(b * self.num_heads, s, self.head_size)  # (b*nh, s, d)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x: (b, s, h); mask: (b, 1, 1, s), 0 at tokens and a large negative at padding."""
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """x: (b, s, h); keep: (b, 1, 1, s), 1.0 at tokens and 0.0 at padding."""
         b, s, _ = x.shape
         nh, d = self.num_heads, self.head_size
         query = self.query(x)  # (b, s, a)
@@ -111,7 +134,7 @@ class ConvBertSelfAttention(nn.Module):
         # expands stay outside XNNPACK as copies.
         q, k, v = self._heads(query), self._heads(self.key(x)), self._heads(self.value(x))
         scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(d)  # (b*nh, s, s)
-        scores = scores.reshape(b, nh, s, s) + mask  # (b, nh, s, s)
+        scores = mask_scores(scores.reshape(b, nh, s, s), keep)  # (b, nh, s, s)
         probs = self.dropout(torch.softmax(scores, dim=-1)).reshape(b * nh, s, s)
         context = torch.bmm(probs, v).reshape(b, nh, s, d).transpose(1, 2)  # (b, s, nh, d)
 
@@ -139,5 +162,5 @@ class ConvBertAttention(nn.Module):
         self.self = ConvBertSelfAttention(config)
         self.output = ConvBertSelfOutput(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.output(self.self(x, mask), x)  # (b, s, h)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        return self.output(self.self(x, keep), x)  # (b, s, h)

@@ -19,8 +19,8 @@ class ConvBertLayer(nn.Module):
         self.intermediate = ConvBertIntermediate(config)
         self.output = ConvBertOutput(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        attended = self.attention(x, mask)  # (b, s, h)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        attended = self.attention(x, keep)  # (b, s, h)
         return self.output(self.intermediate(attended), attended)  # (b, s, h)
 
 
@@ -31,7 +31,7 @@ class ConvBertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(ConvBertLayer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         for layer in self.layer:
-            x = layer(x, mask)
+            x = layer(x, keep)
         return x  # (b, s, h)

@@ -12,13 +12,12 @@ from convbert_edge.torch_stack.encoder import ConvBertEncoder
 from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel
 
 
-def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(b, s) 1/0 mask -> (b, 1, 1, s): 0 where attended, the dtype's minimum where padded.
+def keep_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(b, s) 1/0 mask -> (b, 1, 1, s) in ``dtype``: 1 where attended, 0 where padded.
 
-    The same constant transformers adds, so fully padded positions get the same scores.
+    attention.mask_scores turns it into the shift that masks padded keys.
     """
-    mask = attention_mask.to(dtype)[:, None, None, :]  # (b, 1, 1, s)
-    return (1.0 - mask) * torch.finfo(dtype).min
+    return attention_mask.to(dtype)[:, None, None, :]  # (b, 1, 1, s)
 
 
 class ConvBertModel(ConvBertPreTrainedModel):
@@ -52,7 +51,7 @@ class ConvBertModel(ConvBertPreTrainedModel):
         """The last hidden state (b, s, h); ids may be int32 or int64."""
         x = self.embeddings(input_ids.long(), token_type_ids.long())  # (b, s, e)
         x = self.embeddings_project(x)  # (b, s, h)
-        return self.encoder(x, additive_mask(attention_mask, x.dtype))  # (b, s, h)
+        return self.encoder(x, keep_mask(attention_mask, x.dtype))  # (b, s, h)
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
