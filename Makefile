@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# The main job: export the default model to full-int8 TFLite and ExecuTorch; each
+# export verifies itself against the fp32 reference and exits non-zero if it misses.
 demo: $(STAMP)
-	$(BIN)/python -m convbert_edge.demo --out artifacts
+	$(BIN)/python -m convbert_edge.export --target tflite --int8
+	$(BIN)/python -m convbert_edge.export --target executorch --int8
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

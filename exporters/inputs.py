@@ -24,7 +24,8 @@ def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list
         spec: None or "movie_reviews" for the movie-review snippets; otherwise the path of
             a UTF-8 text file with one text per line.
         split: "train" for calibration, "test" for golden inputs (held out from training
-            and calibration alike).
+            and calibration alike). From a file, calibration texts are taken from its
+            start and golden texts from its end.
     """
     spec = spec or DEFAULT_TEXTS
     path = Path(spec)
@@ -46,6 +47,8 @@ def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list
         source = f"{spec}/{split}"
     if len(texts) < count:
         raise ExportError(f"{source} has {len(texts)} texts; {count} are needed")
+    if path.is_file() and split != "train":
+        return texts[-count:]  # a file's golden texts come from its end, calibration from its start
     return texts[:count]
 
 
@@ -60,7 +63,8 @@ def task_batches(
     """Split texts into model calls of static shape for ``task``.
 
     Single-text tasks take ``batch`` texts a call. Question answering pairs each text
-    (question) with the next (context), cut with only_second. Multiple choice pairs a
+    (question) with the next (context), cut longest_first: real snippets can be longer
+    than a short seq_len allows a question to be, where only_second would refuse them. Multiple choice pairs a
     context with the ``num_choices`` texts after it: inputs (batch, choices, seq_len).
     """
     task = Task.parse(task)
@@ -80,7 +84,7 @@ def task_batches(
                 chunk[0::2],
                 chunk[1::2],
                 padding="max_length",
-                truncation="only_second",
+                truncation="longest_first",
                 max_length=seq_len,
                 return_tensors="np",
             )

@@ -72,7 +72,7 @@ def convert(
     except Exception as err:  # the converter raises ConverterError and plain exceptions
         raise ExportError(f"TFLite conversion ({q}) failed: {str(err).splitlines()[0]}") from None
     ops = op_report(model)
-    flex = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    flex = [op for op in ops if op.startswith("CUSTOM:")]
     if flex:
         raise ExportError(
             f"the converted model needs Flex/custom ops {flex}; it would not run on LiteRT builtins"
@@ -101,8 +101,8 @@ def op_details(model: bytes) -> list[tuple[str, list[str]]]:
             code = m.operatorCodes[op.opcodeIndex]
             builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
             name = names.get(builtin, str(builtin))
-            if name == "CUSTOM":
-                name = code.customCode.decode() if code.customCode else "CUSTOM"
+            if name == "CUSTOM":  # Flex ops are custom ops named Flex<TF op>
+                name = "CUSTOM:" + (code.customCode.decode() if code.customCode else "")
             dtypes = [types[graph.tensors[i].type].lower() for i in op.inputs if i >= 0]
             out.append((name, dtypes))
     return out

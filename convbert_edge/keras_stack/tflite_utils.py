@@ -1,7 +1,7 @@
 """Keras model -> fp32 .tflite bytes, the op list of a .tflite, and running one with LiteRT.
 
-Small on purpose: the exporters package builds the full artifact (manifest, int8,
-golden data) on top of these three functions.
+Thin conveniences for Keras-stack users and tests; the conversion and the op reading
+are convbert_edge.exporters.tflite's, which the export pipeline uses too.
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ def keras_to_tflite(model) -> bytes:
     (SELECT_TF_OPS) fails to convert instead of producing a model phones cannot run.
     Use ``ConvBertKerasModel.build_for_export(batch, seq_len)`` to get such a model.
     """
-    import tensorflow as tf
-
     for tensor in model.inputs:
         if any(dim is None for dim in tensor.shape):
             raise ValueError(
                 f"input {tensor.name} has shape {tuple(tensor.shape)}: TFLite export needs a "
                 "static [batch, seq_len]; build the model with build_for_export(batch, seq_len)"
             )
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    from convbert_edge.exporters.tflite import convert
+    from convbert_edge.quantize.recipes import fp32
+
+    return convert(model, fp32()).model
 
 
 def _read(model: bytes | str | os.PathLike) -> bytes:
@@ -41,21 +40,9 @@ def tflite_ops(model: bytes | str | os.PathLike) -> list[str]:
 
     Builtin ops by their schema name; custom ops (Flex ops included) as "CUSTOM:<code>".
     """
-    from ai_edge_litert import schema_py_generated as schema
+    from convbert_edge.exporters.tflite import op_report
 
-    codes = vars(schema.BuiltinOperator).items()
-    builtin_names = {value: name for name, value in codes if not name.startswith("_")}
-    flat = schema.Model.GetRootAsModel(_read(model), 0)
-    names = []
-    for i in range(flat.OperatorCodesLength()):
-        code = flat.OperatorCodes(i)
-        # Codes above 127 live in BuiltinCode; DeprecatedBuiltinCode caps at 127.
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        if builtin == schema.BuiltinOperator.CUSTOM:
-            names.append("CUSTOM:" + (code.CustomCode() or b"").decode())
-        else:
-            names.append(builtin_names.get(builtin, f"UNKNOWN_{builtin}"))
-    return sorted(set(names))
+    return sorted(op_report(_read(model)))
 
 
 def run_tflite(
