@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from convbert_edge.data.bbc import TopicExample, TopicSplits, load_bbc_news_splits
 from convbert_edge.data.fetch import (
     CACHE_ENV_VAR,
     DataError,
@@ -26,10 +27,15 @@ from convbert_edge.data.sentiment import (
     load_movie_review_splits,
     load_movie_reviews,
 )
+from convbert_edge.data.squad import SquadExample, SquadSplits, load_squad_splits
+from convbert_edge.data.wnut import NerSentence, NerSplits, load_wnut16_splits
 
 # name -> loader(cache_dir) returning the data set's fixed splits.
 DATASETS: dict[str, Callable] = {
     "movie_reviews": load_movie_review_splits,
+    "wnut16": load_wnut16_splits,
+    "squad": load_squad_splits,
+    "bbc_news": load_bbc_news_splits,
 }
 
 
@@ -45,15 +51,24 @@ __all__ = [
     "DATASETS",
     "MOVIE_REVIEWS",
     "DataError",
+    "NerSentence",
+    "NerSplits",
     "PackageSource",
     "PackagedFile",
     "SentimentExample",
     "SentimentSplits",
+    "SquadExample",
+    "SquadSplits",
+    "TopicExample",
+    "TopicSplits",
     "cache_dir_from_environ",
     "fetch_file",
     "fetch_package",
+    "load_bbc_news_splits",
     "load_dataset",
     "load_movie_review_splits",
     "load_movie_reviews",
+    "load_squad_splits",
+    "load_wnut16_splits",
     "resolve_cache_dir",
 ]
