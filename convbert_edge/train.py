@@ -1,0 +1,102 @@
+"""Fine-tune a ConvBERT classifier: ``python -m convbert_edge.train --dataset movie_reviews``.
+
+Every flag is a field of ``convbert_edge.training.TrainConfig``; the run is
+``convbert_edge.training.train(config)``. Example (the proposed default model, see
+docs/default_model.md):
+
+    python -m convbert_edge.train --dataset movie_reviews --out-dir runs/sentiment \\
+        --preset conv-bert-small --num-layers 4 --init-embeddings minilm --seq-len 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from convbert_edge.config import PRESETS
+from convbert_edge.data import cache_dir_from_environ
+from convbert_edge.errors import ConvBertEdgeError
+from convbert_edge.training import TRAINING_DATA, TrainConfig, train
+from convbert_edge.training.config import EMBEDDING_INITS
+
+
+def _optional(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def _model_arg(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig("movie_reviews", Path("."))
+    p = argparse.ArgumentParser(
+        prog="python -m convbert_edge.train",
+        description="Fine-tune a ConvBERT sequence classifier on a packaged data set.",
+    )
+    p.add_argument("--dataset", required=True, choices=sorted(TRAINING_DATA))
+    p.add_argument("--out-dir", required=True, type=Path, help="checkpoint + MODEL_CARD.md")
+    p.add_argument("--model-dir", type=_optional(Path), default=None, help="fine-tune this")
+    p.add_argument("--preset", default=d.preset, choices=sorted(PRESETS), help="from scratch")
+    p.add_argument("--num-layers", type=_optional(int), default=d.num_layers)
+    p.add_argument(
+        "--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
+        help="another ConvBertConfig field of a from-scratch model (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--init-embeddings", type=_optional(str), default=None, choices=[*EMBEDDING_INITS, None]
+    )
+    p.add_argument("--seq-len", type=int, default=d.seq_len)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--max-train-examples", type=_optional(int), default=None)
+    p.add_argument("--max-eval-examples", type=_optional(int), default=None)
+    p.add_argument("--max-steps", type=_optional(int), default=None, help="for timing runs")
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--threads", type=_optional(int), default=None)
+    p.add_argument(
+        "--cache-dir", type=_optional(Path), default=None,
+        help="data cache; default $CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge",
+    )  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace a checkpoint in --out-dir")
+    return p
+
+
+def config_from_args(argv: list[str] | None = None, environ=os.environ) -> TrainConfig:
+    """Parse argv into a TrainConfig (argparse exits with status 2 on a malformed flag)."""
+    args = vars(build_parser().parse_args(argv))
+    args["model_overrides"] = dict(args.pop("model_arg"))
+    if args["cache_dir"] is None:
+        args["cache_dir"] = cache_dir_from_environ(environ)
+    return TrainConfig(**args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = config_from_args(argv)
+    try:
+        train(config)
+    except ConvBertEdgeError as err:
+        build_parser().error(str(err))  # exits 2 with the message, no traceback
+
+
+if __name__ == "__main__":
+    main()

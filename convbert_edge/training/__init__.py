@@ -1,0 +1,24 @@
+"""Fine-tuning ConvBERT models: ``python -m convbert_edge.train`` calls ``train(TrainConfig)``.
+
+- config: TrainConfig, the whole run as one dataclass, and the command that repeats it.
+- data: the data sets a run can use (TRAINING_DATA) and their tokenized splits.
+- embeddings: MiniLM word embeddings reduced by PCA, to start a model from scratch.
+- loop: the seeded training loop, evaluation and checkpointing.
+- model_card: MODEL_CARD.md beside the weights.
+"""
+
+from __future__ import annotations
+
+from convbert_edge.training.config import TrainConfig
+from convbert_edge.training.data import TRAINING_DATA, LabelledTexts, TrainingData
+from convbert_edge.training.loop import EpochResult, TrainResult, train
+
+__all__ = [
+    "TRAINING_DATA",
+    "EpochResult",
+    "LabelledTexts",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingData",
+    "train",
+]

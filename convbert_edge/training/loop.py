@@ -1,0 +1,238 @@
+"""Fine-tune a ConvBERT sequence classifier: one seeded, reproducible run from config to card.
+
+``train(config)`` loads the data, builds the model (from a checkpoint with a fresh head,
+or from scratch with optional MiniLM word embeddings), runs AdamW with linear warmup and
+decay, evaluates on dev after each epoch, and keeps the best epoch in ``out_dir`` as a
+Hugging Face checkpoint with vocab.txt, metrics.json and MODEL_CARD.md.
+
+Training batches all have exactly ``batch_size`` rows (the last partial batch of an epoch
+is dropped): PT2E quantization-aware training, the next step, needs that static shape.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from convbert_edge.config import ConvBertConfig
+from convbert_edge.errors import ConfigError
+from convbert_edge.io_utils import atomic_write_text
+from convbert_edge.tokenizer import ConvBertTokenizerFast
+from convbert_edge.torch_stack import ConvBertForSequenceClassification
+from convbert_edge.training.config import TrainConfig
+from convbert_edge.training.data import TRAINING_DATA, EncodedSplit, TrainingData, encode
+from convbert_edge.training.embeddings import minilm_start
+from convbert_edge.training.model_card import write_model_card
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    steps: int  # optimizer steps so far
+    train_loss: float  # mean over this epoch's batches
+    dev_accuracy: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: where, how it went per epoch, and the best epoch's scores."""
+
+    out_dir: Path
+    history: list[EpochResult] = field(default_factory=list)
+    best_epoch: int = 0
+    best_dev_accuracy: float = -1.0
+    test_accuracy: float | None = None
+    steps: int = 0
+    seconds_per_step: float = 0.0
+    start: str = ""  # how the model was initialised, for the card
+
+
+def build_model(config: TrainConfig, id2label: dict[int, str]):
+    """(model, one line saying how it was initialised); call after seeding torch."""
+    if config.model_dir is not None:
+        model = ConvBertForSequenceClassification.from_pretrained(
+            config.model_dir, new_head=True, id2label=id2label
+        )
+        start = f"fine-tuned from {config.model_dir} (new classification head)"
+    else:
+        changes = dict(config.model_overrides, id2label=id2label)
+        if config.num_layers is not None:
+            changes["num_hidden_layers"] = config.num_layers
+        try:
+            model_config = ConvBertConfig.preset(config.preset, **changes)
+        except TypeError as err:  # an unknown --model-arg name
+            raise ConfigError(f"bad --model-arg: {err}") from None
+        model = ConvBertForSequenceClassification(model_config)
+        start = f"from scratch: {config.preset} widths, {model_config.num_hidden_layers} layers"
+        if config.init_embeddings == "minilm":
+            start += "; " + minilm_start(model, config.cache_dir)
+    if config.seq_len > model.config.max_position_embeddings:
+        raise ConfigError(
+            f"seq_len {config.seq_len} exceeds the model's max_position_embeddings "
+            f"{model.config.max_position_embeddings}"
+        )
+    return model, start
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; biases and LayerNorm weights (every 1-D parameter) get no weight decay."""
+    decay, no_decay = [], []
+    for _, param in sorted(model.named_parameters()):
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 else decay).append(param)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """LR factor: 0 -> 1 over warmup_steps, then 1 -> 0 at total_steps."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, split: EncodedSplit, batch_size: int) -> float:
+    """Share of rows whose arg-max logit is the label (eval mode, no dropout)."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(split), batch_size):
+        ids, mask, types, labels = split.batch(
+            torch.arange(start, min(start + batch_size, len(split)))
+        )
+        logits = model(ids, mask, types)["logits"]  # (b, labels)
+        correct += int((logits.argmax(dim=-1) == labels).sum())
+    return correct / max(1, len(split))
+
+
+def train(config: TrainConfig, data: TrainingData | None = None, log: Log = print) -> TrainResult:
+    """Run one fine-tuning as configured; see the module docstring for what is written.
+
+    Args:
+        config: the run; validated first, so bad values fail before any work.
+        data: the texts and labels; None loads ``config.dataset`` from the registry
+            (tests pass a small in-memory set).
+        log: where progress lines go.
+    """
+    config.validate(tuple(TRAINING_DATA) if data is None else (data.name,))
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    if data is None:
+        data = TRAINING_DATA[config.dataset](config.cache_dir)
+    tokenizer = ConvBertTokenizerFast.from_pretrained(_vocab_dir(config.model_dir))
+    train_set = encode(tokenizer, data.train.head(config.max_train_examples), config.seq_len)
+    dev_set = encode(tokenizer, data.dev.head(config.max_eval_examples), config.seq_len)
+    steps_per_epoch = len(train_set) // config.batch_size
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"batch_size {config.batch_size} exceeds the {len(train_set)} training examples"
+        )
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+
+    torch.manual_seed(config.seed)
+    model, start = build_model(config, data.id2label)
+    optimizer = build_optimizer(model, config)
+    warmup_steps = round(config.warmup_ratio * total_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, linear_schedule(warmup_steps, total_steps)
+    )
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    result = TrainResult(out, start=start)
+    log(
+        f"{data.name}: {len(train_set)} train / {len(dev_set)} dev examples, seq_len "
+        f"{config.seq_len}, {steps_per_epoch} steps per epoch, {total_steps} steps; {start}"
+    )
+
+    step, train_seconds = 0, 0.0
+    for epoch in range(1, config.epochs + 1):
+        if step >= total_steps:
+            break
+        model.train()
+        order = torch.randperm(len(train_set), generator=_epoch_generator(config.seed, epoch))
+        losses: list[float] = []
+        tick, tick_step, epoch_start = time.perf_counter(), step, time.perf_counter()
+        for b in range(steps_per_epoch):
+            if step >= total_steps:
+                break
+            ids, mask, types, labels = train_set.batch(
+                order[b * config.batch_size : (b + 1) * config.batch_size]
+            )
+            logits = model(ids, mask, types)["logits"]  # (b, labels)
+            loss = F.cross_entropy(logits, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            losses.append(float(loss.detach()))
+            if step % config.log_every == 0 or step == total_steps:
+                now = time.perf_counter()
+                rate = (step - tick_step) / max(now - tick, 1e-9)
+                log(
+                    f"epoch {epoch} step {step}/{total_steps} loss {losses[-1]:.4f} "
+                    f"lr {schedule.get_last_lr()[0]:.2e} {rate:.2f} it/s"
+                )
+                tick, tick_step = now, step
+        seconds = time.perf_counter() - epoch_start
+        train_seconds += seconds
+        dev_acc = accuracy(model, dev_set, config.eval_batch_size)
+        mean_loss = sum(losses) / len(losses)
+        result.history.append(EpochResult(epoch, step, mean_loss, dev_acc, seconds))
+        log(f"epoch {epoch}: train loss {mean_loss:.4f}, dev accuracy {dev_acc:.4f}")
+        if dev_acc > result.best_dev_accuracy:
+            result.best_epoch, result.best_dev_accuracy = epoch, dev_acc
+            model.save_pretrained(out)
+            log(f"saved epoch {epoch} to {out}")
+
+    result.steps = step
+    result.seconds_per_step = train_seconds / max(1, step)
+    if data.test is not None:
+        best = ConvBertForSequenceClassification.from_pretrained(out)
+        test_set = encode(tokenizer, data.test.head(config.max_eval_examples), config.seq_len)
+        result.test_accuracy = accuracy(best, test_set, config.eval_batch_size)
+        log(f"best epoch {result.best_epoch}: test accuracy {result.test_accuracy:.4f}")
+    tokenizer.save_pretrained(out)
+    sizes = {"train": len(train_set), "dev": len(dev_set)}
+    if data.test is not None:
+        sizes["test"] = len(data.test.head(config.max_eval_examples).texts)
+    metrics = {
+        "config": config.to_dict(),
+        "command": config.command(),
+        "split_sizes": sizes,
+        **{k: v for k, v in asdict(result).items() if k != "out_dir"},
+    }
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_model_card(out / "MODEL_CARD.md", config, data, sizes, result, model)
+    return result
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The data order of an epoch depends on (seed, epoch) only, not on the global RNG."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def _vocab_dir(model_dir: Path | None) -> Path | None:
+    """The checkpoint's own vocabulary if it has one, else the shipped one (None)."""
+    if model_dir is not None and (model_dir / "vocab.txt").is_file():
+        return model_dir
+    return None
