@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import shlex
 
 import numpy as np
 import pytest
 import torch
 
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.errors import ConfigError
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import ConvBertForSequenceClassification
 from convbert_edge.train import config_from_args, main
-from convbert_edge.training import LabelledTexts, TrainConfig, TrainingData, train
+from convbert_edge.training import TRAINING_DATA, LabelledTexts, TrainConfig, TrainingData, train
 from convbert_edge.training.embeddings import (
     init_word_embeddings,
     load_minilm_word_embeddings,
@@ -119,7 +122,7 @@ def test_command_parses_back_to_the_same_config(tmp_path):
         "movie_reviews", tmp_path / "out dir", num_layers=None, model_overrides=TINY,
         init_embeddings="minilm", lr=1e-4, max_steps=20, seed=3,
     )  # fmt: skip
-    argv = __import__("shlex").split(config.command())[3:]
+    argv = shlex.split(config.command())[3:]
     assert argv[:4] == ["--dataset", "movie_reviews", "--out-dir", str(tmp_path / "out dir")]
     assert config_from_args(argv, environ={}) == config
 
@@ -139,21 +142,17 @@ def test_command_parses_back_to_the_same_config(tmp_path):
 )
 def test_bad_flags_exit_with_a_clear_message(tmp_path, capsys, monkeypatch, argv, message):
     # Data loading is replaced so that no flag test downloads anything.
-    monkeypatch.setitem(
-        __import__("convbert_edge.training.loop", fromlist=["TRAINING_DATA"]).TRAINING_DATA,
-        "movie_reviews",
-        lambda cache_dir: TOY,
-    )
+    monkeypatch.setitem(TRAINING_DATA, "movie_reviews", lambda cache_dir: TOY)
     with pytest.raises(SystemExit) as exit_info:
         main(["--dataset", "movie_reviews", "--out-dir", str(tmp_path), "--threads", "1", *argv])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert __import__("re").search(message, err), err
+    assert re.search(message, err), err
 
 
 def test_existing_checkpoint_is_not_overwritten_unless_asked(tmp_path):
     train(_config(tmp_path, max_steps=1), TOY, log=lambda _: None)
-    with pytest.raises(Exception, match="already holds a checkpoint"):
+    with pytest.raises(ConfigError, match="already holds a checkpoint"):
         train(_config(tmp_path, max_steps=1), TOY, log=lambda _: None)
     train(_config(tmp_path, max_steps=1, overwrite=True), TOY, log=lambda _: None)
 
