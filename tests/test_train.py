@@ -18,15 +18,21 @@ import torch
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ConfigError
 from convbert_edge.tasks import Task
-from convbert_edge.torch_stack import ConvBertForSequenceClassification
+from convbert_edge.tokenizer import ConvBertTokenizerFast
+from convbert_edge.torch_stack import (
+    ConvBertForSequenceClassification,
+    ConvBertForTokenClassification,
+)
 from convbert_edge.train import config_from_args, main
 from convbert_edge.training import TRAINING_DATA, LabelledTexts, TrainConfig, TrainingData, train
+from convbert_edge.training.data import IGNORE_INDEX, LabelledWords, encode_words
 from convbert_edge.training.embeddings import (
     init_word_embeddings,
     load_minilm_word_embeddings,
     reduce_embeddings,
 )
 from convbert_edge.training.loop import linear_schedule
+from convbert_edge.training.objectives import bio_spans, entity_f1
 
 TINY = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64, "embedding_size": 16}
 GOOD = ["good", "great", "fine", "lovely", "superb", "wonderful"]
@@ -62,7 +68,7 @@ def _config(out_dir, **changes) -> TrainConfig:
         num_layers=1, model_overrides=TINY, seq_len=16, batch_size=8, eval_batch_size=32,
         epochs=8, lr=1e-2, warmup_ratio=0.1, log_every=4, threads=1,
     )  # fmt: skip
-    return TrainConfig("toy", out_dir, **{**settings, **changes})
+    return TrainConfig(changes.pop("dataset", "toy"), out_dir, **{**settings, **changes})
 
 
 def _weights(directory) -> dict[str, torch.Tensor]:
@@ -76,7 +82,7 @@ def test_tiny_model_learns_and_leaves_checkpoint_vocab_and_card(tmp_path):
     losses = [e.train_loss for e in result.history]
     assert len(losses) == 8 and result.steps == 64  # 64 examples / batch 8, 8 epochs
     assert losses[-1] < 0.2 * losses[0], losses
-    assert result.best_dev_accuracy >= 0.9 and result.test_accuracy >= 0.9
+    assert result.best_dev_score >= 0.9 and result.test_score >= 0.9
     assert any(line.startswith("epoch 1 step 4/64 loss ") and "it/s" in line for line in lines)
 
     out = tmp_path / "run"
@@ -89,7 +95,7 @@ def test_tiny_model_learns_and_leaves_checkpoint_vocab_and_card(tmp_path):
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "toy from made up in tests/test_train.py" in card
     assert "examples used: train 64, dev 32, test 32" in card
-    assert f"dev accuracy {result.best_dev_accuracy:.4f}" in card
+    assert f"dev accuracy {result.best_dev_score:.4f}" in card
     assert _config(out).command() in card
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["best_epoch"] == result.best_epoch and len(metrics["history"]) == 8
@@ -200,3 +206,96 @@ def test_real_minilm_embeddings_reduce_to_conv_bert_small_width():
     assert reduced.shape == (30522, 128)
     stds = reduced.std(axis=0)
     assert np.all(np.diff(stds) <= 1e-6)  # ordered by explained variance
+
+
+# ----------------------------------------------------------------- token classification
+NER_TAGS = {0: "O", 1: "B-geo-loc", 2: "I-geo-loc", 3: "B-person", 4: "I-person"}
+CITIES = [("paris",), ("london",), ("new", "york"), ("rome",), ("san", "francisco")]
+PEOPLE = [("john", "smith"), ("mary",), ("anna", "jones"), ("peter",)]
+
+
+def _ner_split(n: int, seed: int) -> LabelledWords:
+    rng = random.Random(seed)
+    sentences, labels = [], []
+    for _ in range(n):
+        words, tags = [], []
+        for _ in range(rng.randint(3, 6)):
+            kind = rng.random()
+            if kind < 0.2 or kind > 0.8:
+                name, first = (rng.choice(CITIES), 1) if kind < 0.2 else (rng.choice(PEOPLE), 3)
+                words += name
+                tags += [first] + [first + 1] * (len(name) - 1)
+            else:
+                words.append(rng.choice(FILLER))
+                tags.append(0)
+        sentences.append(tuple(words))
+        labels.append(tags)
+    return LabelledWords(sentences, labels)
+
+
+TOY_NER = TrainingData(
+    "toy_ner",
+    Task.TOKEN_CLASSIFICATION,
+    NER_TAGS,
+    "made up",
+    _ner_split(64, 0),
+    _ner_split(32, 1),
+    None,
+)
+
+
+def test_bio_spans_follow_conlleval():
+    tags = ["B-person", "I-person", "O", "I-geo-loc", "B-geo-loc", "I-person", "B-person"]
+    assert bio_spans(tags) == {
+        ("person", 0, 1), ("geo-loc", 3, 3), ("geo-loc", 4, 4), ("person", 5, 5), ("person", 6, 6),
+    }  # fmt: skip
+    assert bio_spans(["O", "O"]) == set()
+
+
+def test_entity_f1_counts_spans_on_first_pieces_only():
+    ignore = IGNORE_INDEX
+    labels = torch.tensor([[ignore, 3, 4, ignore, 0, 1, ignore]])  # john smith . paris
+    exact = torch.tensor([[0, 3, 4, 1, 0, 1, 0]])  # wrong only where ignored
+    assert entity_f1(exact, labels, NER_TAGS) == 1.0
+    half = torch.tensor([[0, 3, 0, 0, 0, 1, 0]])  # "john" alone: 1 of 2 found spans right
+    assert entity_f1(half, labels, NER_TAGS) == pytest.approx(0.5)
+    assert entity_f1(torch.zeros_like(labels), labels, NER_TAGS) == 0.0
+
+
+def test_encode_words_labels_each_words_first_piece():
+    tokenizer = ConvBertTokenizerFast.from_pretrained(None)
+    split = LabelledWords([("@paulwalk", "in", "\u2028", "Paris")], [[3, 0, 0, 1]])
+    enc = encode_words(tokenizer, split, seq_len=10)
+    pieces = tokenizer.convert_ids_to_tokens(enc.input_ids[0].tolist())
+    assert pieces == [
+        "[CLS]",
+        "@",
+        "paul",
+        "##walk",
+        "in",
+        "[UNK]",
+        "paris",
+        "[SEP]",
+        "[PAD]",
+        "[PAD]",
+    ]
+    assert (
+        enc.labels[0].tolist()
+        == [IGNORE_INDEX, 3, IGNORE_INDEX, IGNORE_INDEX, 0, 0, 1] + [IGNORE_INDEX] * 3
+    )
+    assert enc.attention_mask[0].tolist() == [1] * 8 + [0] * 2
+    cut = encode_words(tokenizer, split, seq_len=6)  # room for 4 pieces: "@paulwalk in"
+    assert tokenizer.convert_ids_to_tokens(cut.input_ids[0].tolist())[-1] == "[SEP]"
+    assert (cut.labels[0] != IGNORE_INDEX).sum() == 2
+
+
+def test_tiny_token_classifier_learns_toy_entities(tmp_path):
+    lines: list[str] = []
+    result = train(_config(tmp_path, dataset="toy_ner"), TOY_NER, log=lines.append)
+    assert result.metric == "entity F1" and result.test_score is None
+    assert result.history[-1].train_loss < 0.3 * result.history[0].train_loss
+    assert result.best_dev_score >= 0.8, [e.dev_score for e in result.history]
+    assert any("dev entity F1" in line for line in lines)
+    reloaded = ConvBertForTokenClassification.from_pretrained(tmp_path)
+    assert reloaded.config.id2label == NER_TAGS
+    assert "dev entity F1" in (tmp_path / "MODEL_CARD.md").read_text(encoding="utf-8")

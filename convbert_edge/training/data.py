@@ -8,11 +8,15 @@ from pathlib import Path
 
 import torch
 
-from convbert_edge.data import load_bbc_news_splits, load_movie_review_splits
+from convbert_edge.data import load_bbc_news_splits, load_movie_review_splits, load_wnut16_splits
 from convbert_edge.data.bbc import BBC_NEWS_SOURCE, TOPICS
 from convbert_edge.data.sentiment import LABELS as SENTIMENT_LABELS
 from convbert_edge.data.sentiment import MOVIE_REVIEWS
+from convbert_edge.data.wnut import LABELS as NER_LABELS
+from convbert_edge.data.wnut import WNUT16
 from convbert_edge.tasks import Task
+
+IGNORE_INDEX = -100  # label of positions that are no word's first piece (F.cross_entropy's)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,27 @@ class LabelledTexts:
 
 
 @dataclass(frozen=True)
+class LabelledWords:
+    """One split for token classification: pre-split words and one label id per word."""
+
+    words: list[tuple[str, ...]]
+    labels: list[list[int]]
+
+    def __post_init__(self) -> None:
+        assert len(self.words) == len(self.labels), "one label list per sentence"
+        assert all(len(w) == len(t) for w, t in zip(self.words, self.labels, strict=True)), (
+            "a label per word"
+        )
+
+    def head(self, n: int | None) -> LabelledWords:
+        """The first n sentences (all when n is None)."""
+        return self if n is None else LabelledWords(self.words[:n], self.labels[:n])
+
+
+Split = LabelledTexts | LabelledWords
+
+
+@dataclass(frozen=True)
 class TrainingData:
     """What a run trains and evaluates on, and what the model card says about it."""
 
@@ -38,9 +63,9 @@ class TrainingData:
     task: Task
     id2label: dict[int, str]
     source: str  # the registry package it came from, for the model card
-    train: LabelledTexts
-    dev: LabelledTexts
-    test: LabelledTexts | None
+    train: Split
+    dev: Split
+    test: Split | None
 
 
 def _labelled(examples) -> LabelledTexts:
@@ -75,10 +100,29 @@ def bbc_news(cache_dir: Path | None) -> TrainingData:
     )
 
 
-# name -> loader(cache_dir). Token classification (wnut16) and QA (squad) are still to come.
+def wnut16(cache_dir: Path | None) -> TrainingData:
+    s = load_wnut16_splits(cache_dir)
+    src = WNUT16.source
+
+    def words(sentences) -> LabelledWords:
+        return LabelledWords([x.tokens for x in sentences], [x.tag_ids for x in sentences])
+
+    return TrainingData(
+        "wnut16",
+        Task.TOKEN_CLASSIFICATION,
+        dict(enumerate(NER_LABELS)),
+        f"{src.requirement} ({src.filename}, sha256 {src.sha256})",
+        words(s.train),
+        words(s.dev),
+        None,  # the package holds WNUT-16's train file only
+    )
+
+
+# name -> loader(cache_dir). Question answering (squad) is still to come.
 TRAINING_DATA: dict[str, Callable[[Path | None], TrainingData]] = {
     "movie_reviews": movie_reviews,
     "bbc_news": bbc_news,
+    "wnut16": wnut16,
 }
 
 
@@ -89,7 +133,7 @@ class EncodedSplit:
     input_ids: torch.Tensor  # (n, s)
     attention_mask: torch.Tensor  # (n, s)
     token_type_ids: torch.Tensor  # (n, s)
-    labels: torch.Tensor  # (n,)
+    labels: torch.Tensor  # (n,) per sequence, or (n, s) per token with IGNORE_INDEX
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -104,8 +148,10 @@ class EncodedSplit:
         )
 
 
-def encode(tokenizer, split: LabelledTexts, seq_len: int) -> EncodedSplit:
-    """Tokenize with padding to seq_len; longer texts are cut (truncation=True)."""
+def encode(tokenizer, split: Split, seq_len: int) -> EncodedSplit:
+    """Tokenize a split to exactly seq_len tokens (texts or word lists; longer ones are cut)."""
+    if isinstance(split, LabelledWords):
+        return encode_words(tokenizer, split, seq_len)
     enc = tokenizer(
         split.texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np"
     )
@@ -114,3 +160,30 @@ def encode(tokenizer, split: LabelledTexts, seq_len: int) -> EncodedSplit:
         for k in ("input_ids", "attention_mask", "token_type_ids")
     )
     return EncodedSplit(ids, mask, types, torch.tensor(split.labels, dtype=torch.long))
+
+
+def encode_words(tokenizer, split: LabelledWords, seq_len: int) -> EncodedSplit:
+    """[CLS] pieces of each word [SEP] [PAD]...; a word's label sits on its first piece.
+
+    Every other position is labelled IGNORE_INDEX. A word that yields no pieces (only
+    characters the tokenizer drops) becomes [UNK], so words and labelled positions stay
+    one to one; words that do not fit in seq_len - 2 pieces are cut with their labels.
+    """
+    n = len(split.words)
+    ids = torch.full((n, seq_len), tokenizer.pad_token_id, dtype=torch.long)  # (n, s)
+    labels = torch.full((n, seq_len), IGNORE_INDEX, dtype=torch.long)  # (n, s)
+    mask = torch.zeros((n, seq_len), dtype=torch.long)  # (n, s)
+    for row, (words, tags) in enumerate(zip(split.words, split.labels, strict=True)):
+        pieces, first = [tokenizer.cls_token_id], []
+        for word in words:
+            word_ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word))
+            word_ids = word_ids or [tokenizer.unk_token_id]
+            if len(pieces) + len(word_ids) > seq_len - 1:
+                break
+            first.append(len(pieces))
+            pieces += word_ids
+        pieces.append(tokenizer.sep_token_id)
+        ids[row, : len(pieces)] = torch.tensor(pieces)
+        mask[row, : len(pieces)] = 1
+        labels[row, first] = torch.tensor(tags[: len(first)], dtype=torch.long)
+    return EncodedSplit(ids, mask, torch.zeros_like(ids), labels)

@@ -1,9 +1,10 @@
-"""Fine-tune a ConvBERT sequence classifier: one seeded, reproducible run from config to card.
+"""Fine-tune a ConvBERT classifier: one seeded, reproducible run from config to card.
 
 ``train(config)`` loads the data, builds the model (from a checkpoint with a fresh head,
 or from scratch with optional MiniLM word embeddings), runs AdamW with linear warmup and
-decay, evaluates on dev after each epoch, and keeps the best epoch in ``out_dir`` as a
-Hugging Face checkpoint with vocab.txt, metrics.json and MODEL_CARD.md.
+decay, scores dev after each epoch (``objectives``: accuracy, or entity F1), and keeps
+the best epoch in ``out_dir`` as a Hugging Face checkpoint with vocab.txt, metrics.json
+and MODEL_CARD.md.
 
 Training batches all have exactly ``batch_size`` rows (the last partial batch of an epoch
 is dropped): PT2E quantization-aware training, the next step, needs that static shape.
@@ -18,17 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ConfigError
 from convbert_edge.io_utils import atomic_write_text
 from convbert_edge.tokenizer import ConvBertTokenizerFast
-from convbert_edge.torch_stack import ConvBertForSequenceClassification
 from convbert_edge.training.config import TrainConfig
-from convbert_edge.training.data import TRAINING_DATA, EncodedSplit, TrainingData, encode
+from convbert_edge.training.data import TRAINING_DATA, TrainingData, encode
 from convbert_edge.training.embeddings import minilm_start
 from convbert_edge.training.model_card import write_model_card
+from convbert_edge.training.objectives import OBJECTIVES, Objective, evaluate
 
 Log = Callable[[str], None]
 
@@ -38,7 +38,7 @@ class EpochResult:
     epoch: int
     steps: int  # optimizer steps so far
     train_loss: float  # mean over this epoch's batches
-    dev_accuracy: float
+    dev_score: float  # the objective's metric (accuracy, entity F1)
     seconds: float
 
 
@@ -47,19 +47,20 @@ class TrainResult:
     """What a run produced: where, how it went per epoch, and the best epoch's scores."""
 
     out_dir: Path
+    metric: str = "accuracy"
     history: list[EpochResult] = field(default_factory=list)
     best_epoch: int = 0
-    best_dev_accuracy: float = -1.0
-    test_accuracy: float | None = None
+    best_dev_score: float = -1.0
+    test_score: float | None = None
     steps: int = 0
     seconds_per_step: float = 0.0
     start: str = ""  # how the model was initialised, for the card
 
 
-def build_model(config: TrainConfig, id2label: dict[int, str]):
+def build_model(config: TrainConfig, objective: Objective, id2label: dict[int, str]):
     """(model, one line saying how it was initialised); call after seeding torch."""
     if config.model_dir is not None:
-        model = ConvBertForSequenceClassification.from_pretrained(
+        model = objective.model_class.from_pretrained(
             config.model_dir, new_head=True, id2label=id2label
         )
         start = f"fine-tuned from {config.model_dir} (new classification head)"
@@ -71,7 +72,7 @@ def build_model(config: TrainConfig, id2label: dict[int, str]):
             model_config = ConvBertConfig.preset(config.preset, **changes)
         except TypeError as err:  # an unknown --model-arg name
             raise ConfigError(f"bad --model-arg: {err}") from None
-        model = ConvBertForSequenceClassification(model_config)
+        model = objective.model_class(model_config)
         start = f"from scratch: {config.preset} widths, {model_config.num_hidden_layers} layers"
         if config.init_embeddings == "minilm":
             start += "; " + minilm_start(model, config.cache_dir)
@@ -107,20 +108,6 @@ def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], floa
     return factor
 
 
-@torch.no_grad()
-def accuracy(model: torch.nn.Module, split: EncodedSplit, batch_size: int) -> float:
-    """Share of rows whose arg-max logit is the label (eval mode, no dropout)."""
-    model.eval()
-    correct = 0
-    for start in range(0, len(split), batch_size):
-        ids, mask, types, labels = split.batch(
-            torch.arange(start, min(start + batch_size, len(split)))
-        )
-        logits = model(ids, mask, types)["logits"]  # (b, labels)
-        correct += int((logits.argmax(dim=-1) == labels).sum())
-    return correct / max(1, len(split))
-
-
 def train(config: TrainConfig, data: TrainingData | None = None, log: Log = print) -> TrainResult:
     """Run one fine-tuning as configured; see the module docstring for what is written.
 
@@ -135,6 +122,7 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         torch.set_num_threads(config.threads)
     if data is None:
         data = TRAINING_DATA[config.dataset](config.cache_dir)
+    objective = OBJECTIVES[data.task]
     tokenizer = ConvBertTokenizerFast.from_pretrained(_vocab_dir(config.model_dir))
     train_set = encode(tokenizer, data.train.head(config.max_train_examples), config.seq_len)
     dev_set = encode(tokenizer, data.dev.head(config.max_eval_examples), config.seq_len)
@@ -148,7 +136,7 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         total_steps = min(total_steps, config.max_steps)
 
     torch.manual_seed(config.seed)
-    model, start = build_model(config, data.id2label)
+    model, start = build_model(config, objective, data.id2label)
     optimizer = build_optimizer(model, config)
     warmup_steps = round(config.warmup_ratio * total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -156,7 +144,7 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
     )
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    result = TrainResult(out, start=start)
+    result = TrainResult(out, metric=objective.metric, start=start)
     log(
         f"{data.name}: {len(train_set)} train / {len(dev_set)} dev examples, seq_len "
         f"{config.seq_len}, {steps_per_epoch} steps per epoch, {total_steps} steps; {start}"
@@ -176,8 +164,8 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
             ids, mask, types, labels = train_set.batch(
                 order[b * config.batch_size : (b + 1) * config.batch_size]
             )
-            logits = model(ids, mask, types)["logits"]  # (b, labels)
-            loss = F.cross_entropy(logits, labels)
+            logits = model(ids, mask, types)["logits"]  # (b, labels) or (b, s, labels)
+            loss = objective.loss(logits, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
@@ -195,26 +183,28 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
                 tick, tick_step = now, step
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
-        dev_acc = accuracy(model, dev_set, config.eval_batch_size)
+        dev = evaluate(model, dev_set, objective, data.id2label, config.eval_batch_size)
         mean_loss = sum(losses) / len(losses)
-        result.history.append(EpochResult(epoch, step, mean_loss, dev_acc, seconds))
-        log(f"epoch {epoch}: train loss {mean_loss:.4f}, dev accuracy {dev_acc:.4f}")
-        if dev_acc > result.best_dev_accuracy:
-            result.best_epoch, result.best_dev_accuracy = epoch, dev_acc
+        result.history.append(EpochResult(epoch, step, mean_loss, dev, seconds))
+        log(f"epoch {epoch}: train loss {mean_loss:.4f}, dev {objective.metric} {dev:.4f}")
+        if dev > result.best_dev_score:
+            result.best_epoch, result.best_dev_score = epoch, dev
             model.save_pretrained(out)
             log(f"saved epoch {epoch} to {out}")
 
     result.steps = step
     result.seconds_per_step = train_seconds / max(1, step)
     if data.test is not None:
-        best = ConvBertForSequenceClassification.from_pretrained(out)
+        best = objective.model_class.from_pretrained(out)
         test_set = encode(tokenizer, data.test.head(config.max_eval_examples), config.seq_len)
-        result.test_accuracy = accuracy(best, test_set, config.eval_batch_size)
-        log(f"best epoch {result.best_epoch}: test accuracy {result.test_accuracy:.4f}")
+        result.test_score = evaluate(
+            best, test_set, objective, data.id2label, config.eval_batch_size
+        )
+        log(f"best epoch {result.best_epoch}: test {objective.metric} {result.test_score:.4f}")
     tokenizer.save_pretrained(out)
     sizes = {"train": len(train_set), "dev": len(dev_set)}
     if data.test is not None:
-        sizes["test"] = len(data.test.head(config.max_eval_examples).texts)
+        sizes["test"] = len(test_set)
     metrics = {
         "config": config.to_dict(),
         "command": config.command(),

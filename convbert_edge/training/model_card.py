@@ -35,14 +35,15 @@ def write_model_card(
         if k not in ("out_dir", "cache_dir", "overwrite")
     )
     epochs = "\n".join(
-        f"| {e.epoch} | {e.steps} | {e.train_loss:.4f} | {e.dev_accuracy:.4f} | {e.seconds:.1f} |"
+        f"| {e.epoch} | {e.steps} | {e.train_loss:.4f} | {e.dev_score:.4f} | {e.seconds:.1f} |"
         for e in result.history
     )
-    test = "n/a" if result.test_accuracy is None else f"{result.test_accuracy:.4f}"
+    test = "n/a" if result.test_score is None else f"{result.test_score:.4f}"
+    metric = result.metric
     sizes = ", ".join(f"{k} {v}" for k, v in split_sizes.items())
     text = f"""# ConvBERT {data.task.value}: {data.name}
 
-A ConvBERT sequence classifier made by `convbert_edge.train`.
+A ConvBERT {data.task.value} model made by `convbert_edge.train`.
 
 ## Model
 
@@ -57,13 +58,13 @@ A ConvBERT sequence classifier made by `convbert_edge.train`.
 
 - {data.name} from {data.source}
 - fixed split of convbert_edge.data; examples used: {sizes}
-- texts tokenized to exactly {config.seq_len} tokens (longer ones cut)
+- inputs tokenized to exactly {config.seq_len} tokens (longer ones cut)
 
 ## Recipe
 
 AdamW, linear warmup then linear decay to zero, no weight decay on biases and LayerNorm,
 gradient norm clipped; training batches of exactly batch_size rows (the last partial
-batch of each epoch is dropped); the epoch with the best dev accuracy is kept.
+batch of each epoch is dropped); the epoch with the best dev score is kept.
 
 | setting | value |
 | --- | --- |
@@ -71,11 +72,11 @@ batch of each epoch is dropped); the epoch with the best dev accuracy is kept.
 
 ## Metrics
 
-| epoch | steps | train loss | dev accuracy | seconds |
+| epoch | steps | train loss | dev {metric} | seconds |
 | --- | --- | --- | --- | --- |
 {epochs}
 
-Best epoch {result.best_epoch}: dev accuracy {result.best_dev_accuracy:.4f}, test accuracy {test}.
+Best epoch {result.best_epoch}: dev {metric} {result.best_dev_score:.4f}, test {metric} {test}.
 {result.steps} steps at {result.seconds_per_step:.3f} s per step.
 
 ## Reproduce
