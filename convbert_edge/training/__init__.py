@@ -3,6 +3,7 @@
 - config: TrainConfig, the whole run as one dataclass, and the command that repeats it.
 - data: the data sets a run can use (TRAINING_DATA) and their tokenized splits.
 - embeddings: MiniLM word embeddings reduced by PCA, to start a model from scratch.
+- objectives: per task, the model class, loss and dev metric (accuracy, entity F1).
 - loop: the seeded training loop, evaluation and checkpointing.
 - model_card: MODEL_CARD.md beside the weights.
 """
@@ -10,13 +11,14 @@
 from __future__ import annotations
 
 from convbert_edge.training.config import TrainConfig
-from convbert_edge.training.data import TRAINING_DATA, LabelledTexts, TrainingData
+from convbert_edge.training.data import TRAINING_DATA, LabelledTexts, LabelledWords, TrainingData
 from convbert_edge.training.loop import EpochResult, TrainResult, train
 
 __all__ = [
     "TRAINING_DATA",
     "EpochResult",
     "LabelledTexts",
+    "LabelledWords",
     "TrainConfig",
     "TrainResult",
     "TrainingData",
