@@ -75,6 +75,8 @@ def quantize_pt2e(
         for batch in calibration:
             prepared(*_to_tuple(batch))
             seen += 1
+        if dynamic and seen == 0:
+            prepared(*example)  # weight observers record their ranges only in forward
     if not dynamic and seen == 0:
         raise ExportError("static int8 needs calibration batches; none were given")
     return convert_pt2e(prepared)

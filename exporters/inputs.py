@@ -64,8 +64,9 @@ def task_batches(
 
     Single-text tasks take ``batch`` texts a call. Question answering pairs each text
     (question) with the next (context), cut longest_first: real snippets can be longer
-    than a short seq_len allows a question to be, where only_second would refuse them. Multiple choice pairs a
-    context with the ``num_choices`` texts after it: inputs (batch, choices, seq_len).
+    than a short seq_len allows a question to be, where only_second would refuse them.
+    Multiple choice pairs a context with the ``num_choices`` texts after it: inputs
+    (batch, choices, seq_len).
     """
     task = Task.parse(task)
     per_call = batch * (num_choices + 1 if task is Task.MULTIPLE_CHOICE else 1)

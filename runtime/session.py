@@ -89,9 +89,35 @@ class TFLiteSession(Session):
         return self._runner(**feed)
 
 
+def check_pte_header(path: Path) -> None:
+    """Refuse a file that is not a whole ExecuTorch program before the runtime sees it.
+
+    executorch 1.5.1's loader aborts the whole process on some malformed files (it logs
+    the bad bytes, and the log call raises inside C++), so the file identifier and the
+    size promised by the extended header are checked here first.
+    """
+    with open(path, "rb") as f:
+        head = f.read(64)
+    size = path.stat().st_size
+    if len(head) < 8 or head[4:6] != b"ET" or not head[6:8].isdigit():
+        raise ArtifactError(f"{path} is not an ExecuTorch program (no ET file identifier)")
+    if head[8:12] == b"eh00" and len(head) >= 32:
+        length = int.from_bytes(head[12:16], "little")
+        program_size = int.from_bytes(head[16:24], "little")
+        segment_base = int.from_bytes(head[24:32], "little")
+        segment_size = int.from_bytes(head[32:40], "little") if length > 24 else 0
+        expected = segment_base + segment_size if segment_base else program_size
+        if size < expected:
+            raise ArtifactError(
+                f"{path} is truncated: {size} bytes, its header promises {expected}; "
+                "export the artifact again"
+            )
+
+
 class ExecuTorchSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
+        check_pte_header(model_path)
         try:
             from executorch.extension.pybindings import portable_lib
             from executorch.runtime import Runtime

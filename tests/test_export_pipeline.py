@@ -1,0 +1,273 @@
+"""The export pipeline end to end on 2-layer models: every head x {tflite, executorch} x
+{fp32, int8} exports, verifies, and records what it did; broken artifacts fail clearly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from convbert_edge.config import ConvBertConfig
+from convbert_edge.errors import ArtifactError, ExportError
+from convbert_edge.exporters.pipeline import ExportOptions, export
+from convbert_edge.exporters.tflite import INT8_COMPUTE_OPS, op_details
+from convbert_edge.runtime.manifest import Manifest
+from convbert_edge.tasks import OUTPUT_NAMES, Task
+from convbert_edge.torch_stack import model_class
+from convbert_edge.verify import main as verify_main
+
+TINY = dict(
+    vocab_size=30522,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    embedding_size=32,
+    pad_token_id=0,
+    max_position_embeddings=64,
+)
+SEQ = 32
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """One tiny random checkpoint per task, saved in the Hugging Face layout."""
+    root = tmp_path_factory.mktemp("ckpt")
+    out = {}
+    for i, task in enumerate(Task):
+        torch.manual_seed(i)
+        labels = (
+            {0: "O", 1: "B-x", 2: "I-x"}
+            if task is Task.TOKEN_CLASSIFICATION
+            else {0: "neg", 1: "pos"}
+        )
+        model = model_class(task)(ConvBertConfig(**TINY, id2label=labels))
+        out[task] = model.save_pretrained(root / task.value)
+    return out
+
+
+def _export(checkpoints, tmp_path, task, target, quant, **kw):
+    options = ExportOptions(
+        target=target,
+        quantization=quant,
+        model=str(checkpoints[task]),
+        task=task,
+        seq_len=SEQ,
+        golden_samples=4,
+        calibration_samples=16,
+        out=tmp_path / "art",
+        **kw,
+    )
+    return export(options, log=lambda _: None)
+
+
+@pytest.mark.parametrize("quant", ["fp32", "int8"])
+@pytest.mark.parametrize("target", ["tflite", "executorch"])
+@pytest.mark.parametrize("task", list(Task), ids=lambda t: t.value)
+def test_every_head_exports_and_verifies(checkpoints, tmp_path, task, target, quant):
+    result = _export(checkpoints, tmp_path, task, target, quant)
+    assert result.verify.passed, result.verify.table()
+    assert [m.name for m in result.verify.metrics] == list(OUTPUT_NAMES[task])
+    if quant == "fp32":
+        assert all(m.max_abs <= 1e-4 for m in result.verify.metrics), result.verify.table()
+    manifest = Manifest.read(result.directory)
+    assert manifest.task == task.value and manifest.target == target
+    assert manifest.recipe["quantization"] == quant
+    assert [s.name for s in manifest.outputs] == list(OUTPUT_NAMES[task])
+    expected_shape = (1, 4, SEQ) if task is Task.MULTIPLE_CHOICE else (1, SEQ)
+    assert all(tuple(s.shape) == expected_shape for s in manifest.inputs)
+    for name in ("vocab.txt", "golden.npz", "manifest.json", manifest.model_file):
+        assert (result.directory / name).is_file()
+    if quant == "int8" and target == "executorch":
+        # layer norm, GELU, softmax stay float under the XNNPACK quantizer: listed with reasons
+        assert manifest.float_ops and all(f["reason"] for f in manifest.float_ops)
+
+
+def test_int8_tflite_runs_every_matmul_and_conv_in_int8(checkpoints, tmp_path):
+    result = _export(checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8")
+    details = op_details((result.directory / "model.tflite").read_bytes())
+    compute = [(name, dtypes) for name, dtypes in details if name in INT8_COMPUTE_OPS]
+    kinds = {name for name, _ in compute}
+    assert {"FULLY_CONNECTED", "BATCH_MATMUL"} <= kinds
+    assert kinds & {"CONV_2D", "DEPTHWISE_CONV_2D"}
+    float_compute = [(n, d) for n, d in compute if d[0] != "int8"]
+    assert not float_compute, float_compute
+    assert not result.manifest.float_ops or all("x" in f["op"] for f in result.manifest.float_ops)
+
+
+def test_int8_pte_quantizes_every_linear_inside_xnnpack(checkpoints):
+    from convbert_edge.exporters.executorch import export_pte
+    from convbert_edge.quantize.recipes import recipe_for
+
+    model = model_class(Task.SEQUENCE_CLASSIFICATION).from_pretrained(
+        checkpoints[Task.SEQUENCE_CLASSIFICATION]
+    )
+    example = model.example_inputs(1, SEQ)
+    result = export_pte(model, example, recipe_for("int8"), [example, example])
+    assert result.linears["float"] == 0 and result.linears["quantized"] >= 2 * 8
+    assert not {"linear", "mm", "addmm", "bmm", "convolution"} & set(result.undelegated)
+
+
+def test_fp16_and_dynamic_tflite(checkpoints, tmp_path):
+    for quant in ("fp16", "dynamic-int8"):
+        result = _export(
+            checkpoints, tmp_path / quant, Task.SEQUENCE_CLASSIFICATION, "tflite", quant
+        )
+        assert result.verify.passed, (quant, result.verify.table())
+
+
+@pytest.mark.parametrize(
+    ("target", "quant"),
+    [("onnx", "fp32"), ("onnx", "dynamic-int8"), ("onnx", "int8"), ("executorch", "dynamic-int8")],
+)
+def test_peer_and_dynamic_paths(checkpoints, tmp_path, target, quant):
+    result = _export(checkpoints, tmp_path, Task.QUESTION_ANSWERING, target, quant)
+    assert result.verify.passed, result.verify.table()
+    assert [m.name for m in result.verify.metrics] == ["start_logits", "end_logits"]
+
+
+def test_calibration_from_a_text_file(checkpoints, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"sentence number {i} is about the weather" for i in range(40)))
+    result = _export(
+        checkpoints,
+        tmp_path,
+        Task.SEQUENCE_CLASSIFICATION,
+        "tflite",
+        "int8",
+        calibration=str(texts),
+    )
+    assert result.verify.passed, result.verify.table()
+    assert result.manifest.source["calibration"] == str(texts)
+    golden = np.load(result.directory / "golden.npz")
+    assert str(golden["texts"][0]).startswith("sentence number")
+
+
+def test_int8_outputs_carry_scale_and_zero_point(checkpoints, tmp_path):
+    result = _export(
+        checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8", io_dtype="int8"
+    )
+    spec = result.manifest.outputs[0]
+    assert spec.dtype == "int8" and spec.scale and spec.scale > 0
+    assert result.verify.passed, result.verify.table()
+
+
+def test_unsupported_combination_is_refused(checkpoints, tmp_path):
+    with pytest.raises(ExportError, match="choose one of"):
+        _export(checkpoints, tmp_path, Task.BASE, "executorch", "int16x8")
+    with pytest.raises(ExportError, match="choose one of fp32, fp16, dynamic-int8, int8"):
+        _export(checkpoints, tmp_path, Task.BASE, "tflite", "int16x8")
+
+
+def test_failed_export_leaves_no_artifact(checkpoints, tmp_path, monkeypatch):
+    import convbert_edge.exporters.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise ExportError("simulated failure while writing")
+
+    monkeypatch.setattr(pipeline, "sha256_file", broken)
+    with pytest.raises(ExportError, match="simulated"):
+        _export(checkpoints, tmp_path, Task.BASE, "executorch", "fp32")
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
+def test_wrong_vocabulary_is_refused(checkpoints, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(checkpoints[Task.BASE], ckpt)
+    (ckpt / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n")
+    with pytest.raises(ExportError, match="vocabulary has 6 tokens"):
+        export(
+            ExportOptions(
+                target="executorch",
+                model=str(ckpt),
+                out=tmp_path / "a",
+                seq_len=SEQ,
+                golden_samples=2,
+            ),
+            log=lambda _: None,
+        )
+
+
+# ----------------------------------------------------------------------------- verify
+@pytest.fixture(scope="module")
+def artifacts(checkpoints, tmp_path_factory):
+    out = {}
+    for target in ("tflite", "executorch"):
+        root = tmp_path_factory.mktemp(target)
+        out[target] = _export(
+            checkpoints, root, Task.SEQUENCE_CLASSIFICATION, target, "fp32"
+        ).directory
+    return out
+
+
+def _copy(artifact, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(artifact, dst)
+    return dst, Manifest.read(dst)
+
+
+def _rehash(directory, manifest):
+    """Make the manifest agree with a corrupted model file, so the loader itself is tested."""
+    from convbert_edge.runtime.manifest import sha256_file
+
+    manifest.model_sha256 = sha256_file(directory / manifest.model_file)
+    (directory / "manifest.json").write_text(manifest.to_json())
+
+
+@pytest.mark.parametrize("target", ["tflite", "executorch"])
+def test_verify_passes_and_rejects_broken_artifacts(artifacts, tmp_path, target, capsys):
+    assert verify_main([str(artifacts[target])]) == 0
+    d, m = _copy(artifacts[target], tmp_path)
+    model = d / m.model_file
+    data = model.read_bytes()
+
+    model.write_bytes(data[: len(data) // 2])  # truncated, manifest unchanged
+    assert verify_main([str(d)]) == 2
+    assert "does not match its manifest" in capsys.readouterr().err
+
+    refused = ("could not be loaded", "is truncated", "is not an ExecuTorch program")
+    _rehash(d, m)  # truncated, manifest agrees: the runtime must refuse it cleanly
+    assert verify_main([str(d)]) == 2
+    err = capsys.readouterr().err
+    assert any(r in err for r in refused), err
+
+    model.write_bytes(np.random.default_rng(0).bytes(len(data)))  # random bytes
+    _rehash(d, m)
+    assert verify_main([str(d)]) == 2
+    err = capsys.readouterr().err
+    assert any(r in err for r in refused), err
+
+
+def test_verify_rejects_a_golden_bundle_of_the_wrong_shape(artifacts, tmp_path, capsys):
+    d, _ = _copy(artifacts["tflite"], tmp_path)
+    with np.load(d / "golden.npz") as g:
+        arrays = {k: g[k] for k in g.files}
+    arrays["input/input_ids"] = arrays["input/input_ids"][:, :, :-1]
+    np.savez(d / "golden.npz", **arrays)
+    assert verify_main([str(d)]) == 2
+    assert "golden input input_ids has shape" in capsys.readouterr().err
+
+
+def test_verify_checks_outputs_from_elsewhere(artifacts, tmp_path, capsys):
+    d = artifacts["executorch"]
+    with np.load(d / "golden.npz") as g:
+        outputs = {k: g[k] for k in g.files if k.startswith("output/")}
+    np.savez(tmp_path / "same.npz", **outputs)
+    assert verify_main([str(d), "--outputs", str(tmp_path / "same.npz")]) == 0
+    np.savez(tmp_path / "off.npz", **{k: v + 0.5 for k, v in outputs.items()})
+    assert verify_main([str(d), "--outputs", str(tmp_path / "off.npz")]) == 1
+    assert "FAIL" in capsys.readouterr().out
+    (tmp_path / "junk.npz").write_bytes(b"not an npz")
+    assert verify_main([str(d), "--outputs", str(tmp_path / "junk.npz")]) == 2
+
+
+def test_verify_reports_a_missing_manifest(tmp_path, capsys):
+    assert verify_main([str(tmp_path)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text(json.dumps({"task": "base"}))
+    assert verify_main([str(tmp_path)]) == 2
+    with pytest.raises(ArtifactError):
+        Manifest.read(tmp_path)
