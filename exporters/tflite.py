@@ -49,11 +49,11 @@ def convert(
         batches = list(calibration)
         if not batches:
             raise ExportError(f"{q} needs calibration batches; none were given")
-        names = [t.name.split(":")[0] for t in export_model.inputs]
-
         def representative():
+            # By name: a list would be matched to the converted model's input tensors by
+            # position, and their order (attention_mask first) is not the Keras one.
             for batch in batches:
-                yield [np.asarray(batch[n], np.int32) for n in names]
+                yield {n: np.asarray(batch[n], np.int32) for n in INPUT_ORDER}
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
