@@ -1,11 +1,14 @@
 """Every tolerance an artifact is checked against, in one table keyed by (target, quantization).
 
-How the numbers were set: each is the worst value measured over the unit-test heads
-(2-layer models, random weights, real-text golden inputs) and the default model, with
-headroom of about 2x, rounded. docs/tolerances.md records the measurements behind them.
-fp32 artifacts differ from eager only by kernel order (fused GEMMs, other summation
-order): 1e-4 absolute. Quantized artifacts are judged by direction and ranking (cosine,
-SQNR, argmax agreement), since their absolute error scales with each output's range.
+How the numbers were set: ``benchmarks/measure_tolerances.py`` exports every head of a
+2-layer model (random weights, real-text golden inputs) with every recipe; the bounds
+sit below the worst measured value with a margin, and docs/tolerances.md records the
+measurements. fp32 artifacts differ from eager only by kernel order (fused GEMMs, other
+summation order): 1e-4 absolute. Quantized artifacts are judged by direction and noise
+(cosine, SQNR), since their absolute error scales with each output's range; argmax
+agreement is reported but not bounded, as random-weight models have near-tied logits.
+int16x8 has no entry: the TFLite converter cannot make it for this model
+(docs/limitations.md).
 """
 
 from __future__ import annotations
@@ -55,19 +58,23 @@ class Tolerance:
 
 
 _FP32 = Tolerance(max_abs=1e-4, min_cosine=0.999999)
+# Quantized bounds: the worst value measured (docs/tolerances.md) less 6 dB of SQNR,
+# i.e. four times the measured noise power, and the cosine that goes with it.
+_FP16 = Tolerance(min_cosine=0.99999, min_sqnr_db=55.0)
+_DYNAMIC_INT8 = Tolerance(min_cosine=0.999, min_sqnr_db=27.0)
+_INT8 = Tolerance(min_cosine=0.97, min_sqnr_db=12.0)
 
 TOLERANCES: dict[tuple[Target, Quantization], Tolerance] = {
     (Target.TFLITE, Quantization.FP32): _FP32,
     (Target.EXECUTORCH, Quantization.FP32): _FP32,
     (Target.ONNX, Quantization.FP32): _FP32,
-    (Target.TFLITE, Quantization.FP16): Tolerance(min_cosine=0.9999, min_sqnr_db=40.0),
-    (Target.TFLITE, Quantization.INT16X8): Tolerance(min_cosine=0.999, min_sqnr_db=25.0),
-    (Target.TFLITE, Quantization.DYNAMIC_INT8): Tolerance(min_cosine=0.99, min_sqnr_db=15.0),
-    (Target.EXECUTORCH, Quantization.DYNAMIC_INT8): Tolerance(min_cosine=0.99, min_sqnr_db=15.0),
-    (Target.ONNX, Quantization.DYNAMIC_INT8): Tolerance(min_cosine=0.99, min_sqnr_db=15.0),
-    (Target.TFLITE, Quantization.INT8): Tolerance(min_cosine=0.95, min_sqnr_db=8.0),
-    (Target.EXECUTORCH, Quantization.INT8): Tolerance(min_cosine=0.95, min_sqnr_db=8.0),
-    (Target.ONNX, Quantization.INT8): Tolerance(min_cosine=0.95, min_sqnr_db=8.0),
+    (Target.TFLITE, Quantization.FP16): _FP16,
+    (Target.TFLITE, Quantization.DYNAMIC_INT8): _DYNAMIC_INT8,
+    (Target.EXECUTORCH, Quantization.DYNAMIC_INT8): _DYNAMIC_INT8,
+    (Target.ONNX, Quantization.DYNAMIC_INT8): _DYNAMIC_INT8,
+    (Target.TFLITE, Quantization.INT8): _INT8,
+    (Target.EXECUTORCH, Quantization.INT8): _INT8,
+    (Target.ONNX, Quantization.INT8): _INT8,
 }
 
 
