@@ -8,6 +8,8 @@ flatbuffer, so tests and the manifest speak of what is really in the file.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,7 +70,10 @@ def convert(
     elif q != "fp32":
         raise ExportError(f"TFLite export does not know quantization {q!r}")
     try:
-        model = converter.convert()
+        # Keras' SavedModel export prints every captured tensor spec; keep the CLI's
+        # progress readable.
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = converter.convert()
     except Exception as err:  # the converter raises ConverterError and plain exceptions
         raise ExportError(f"TFLite conversion ({q}) failed: {str(err).splitlines()[0]}") from None
     ops = op_report(model)
