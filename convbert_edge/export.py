@@ -108,8 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) would bury the progress lines.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from convbert_edge.exporters.pipeline import ExportOptions, export
 
     quant = "int8" if args.int8 else (args.quant or "fp32")
