@@ -72,31 +72,28 @@ def _labelled(examples) -> LabelledTexts:
     return LabelledTexts([e.text for e in examples], [e.label for e in examples])
 
 
-def movie_reviews(cache_dir: Path | None) -> TrainingData:
-    s = load_movie_review_splits(cache_dir)
-    src = MOVIE_REVIEWS.source
+def _text_classification(name: str, splits, labels, src) -> TrainingData:
+    """A sentence-classification data set whose splits hold (text, label) examples."""
     return TrainingData(
-        "movie_reviews",
+        name,
         Task.SEQUENCE_CLASSIFICATION,
-        dict(enumerate(SENTIMENT_LABELS)),
+        dict(enumerate(labels)),
         f"{src.requirement} ({src.filename}, sha256 {src.sha256})",
-        _labelled(s.train),
-        _labelled(s.dev),
-        _labelled(s.test),
+        _labelled(splits.train),
+        _labelled(splits.dev),
+        _labelled(splits.test),
+    )
+
+
+def movie_reviews(cache_dir: Path | None) -> TrainingData:
+    return _text_classification(
+        "movie_reviews", load_movie_review_splits(cache_dir), SENTIMENT_LABELS, MOVIE_REVIEWS.source
     )
 
 
 def bbc_news(cache_dir: Path | None) -> TrainingData:
-    s = load_bbc_news_splits(cache_dir)
-    src = BBC_NEWS_SOURCE
-    return TrainingData(
-        "bbc_news",
-        Task.SEQUENCE_CLASSIFICATION,
-        dict(enumerate(TOPICS)),
-        f"{src.requirement} ({src.filename}, sha256 {src.sha256})",
-        _labelled(s.train),
-        _labelled(s.dev),
-        _labelled(s.test),
+    return _text_classification(
+        "bbc_news", load_bbc_news_splits(cache_dir), TOPICS, BBC_NEWS_SOURCE
     )
 
 
