@@ -2,7 +2,8 @@
 
 A straight line: torch.export (strict, static shapes) -> optional PT2E quantization with
 the XNNPACK quantizer (calibrated on real batches) -> to_edge_transform_and_lower with
-the XNNPACK partitioner -> .pte bytes. ``lowered_op_report`` says what ran where.
+the XNNPACK partitioner -> .pte bytes. ``lower_to_pte`` also says what ran where
+(torch_stack.export_utils.op_census).
 """
 
 from __future__ import annotations
@@ -99,30 +100,15 @@ def linear_report(graph_module: torch.fx.GraphModule) -> Counter:
 
 def lower_to_pte(model: torch.nn.Module, example: tuple) -> PteResult:
     """torch.export + XNNPACK lowering + ExecuTorch program; model must be in eval mode."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    from convbert_edge.torch_stack.export_utils import base_op_name, lower_to_xnnpack, op_census
 
-    exported = torch.export.export(model, example, strict=True)
-    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    delegated, undelegated = lowered_op_report(edge.exported_program().graph_module)
+    edge = lower_to_xnnpack(torch.export.export(model, example, strict=True))
+    census = op_census(edge)
+    undelegated = Counter()
+    for op, n in census.outside.items():
+        undelegated[base_op_name(op)] += n
     program = edge.to_executorch().buffer
-    return PteResult(program=program, delegated_calls=delegated, undelegated=undelegated)
-
-
-def lowered_op_report(graph_module: torch.fx.GraphModule) -> tuple[int, Counter]:
-    """(number of delegate calls, Counter of op names left outside any delegate)."""
-    delegated = 0
-    outside: Counter = Counter()
-    for node in graph_module.graph.nodes:
-        if node.op != "call_function":
-            continue
-        name = getattr(node.target, "__name__", str(node.target))  # e.g. "aten.linear.default"
-        if "executorch_call_delegate" in name:
-            delegated += 1
-        elif name != "getitem":
-            parts = name.split(".")
-            outside[parts[1] if len(parts) > 2 else parts[0]] += 1
-    return delegated, outside
+    return PteResult(program=program, delegated_calls=census.delegates, undelegated=undelegated)
 
 
 def export_pte(

@@ -53,10 +53,10 @@ class OpCensus:
 
     def outside_matching(self, names: Sequence[str]) -> dict[str, int]:
         """Ops outside delegates whose base name (``aten.<name>.<overload>``) is in ``names``."""
-        return {op: n for op, n in self.outside.items() if _base_name(op) in names}
+        return {op: n for op, n in self.outside.items() if base_op_name(op) in names}
 
 
-def _base_name(op: str) -> str:
+def base_op_name(op: str) -> str:
     # "aten.convolution.default" -> "convolution"; "aten.index.Tensor" -> "index"
     parts = op.split(".")
     name = parts[1] if len(parts) > 1 else parts[0]
