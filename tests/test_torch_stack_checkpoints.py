@@ -70,6 +70,26 @@ def test_save_then_load_is_the_identity(task, tmp_path):
     ]
 
 
+def test_float16_save_halves_the_file_and_loads_the_rounded_weights(tmp_path):
+    ours = ConvBertForSequenceClassification(tiny_config())
+    ours.save_pretrained(tmp_path / "fp32")
+    ours.save_pretrained(tmp_path / "fp16", dtype="float16")
+    stored = load_file(str(tmp_path / "fp16" / SAFETENSORS_NAME))
+    assert {v.dtype for v in stored.values()} == {np.dtype(np.float16)}
+    sizes = [(tmp_path / d / SAFETENSORS_NAME).stat().st_size for d in ("fp32", "fp16")]
+    assert sizes[1] < 0.55 * sizes[0], sizes
+    loaded = ConvBertForSequenceClassification.from_pretrained(tmp_path / "fp16").state_dict()
+    for name, value in ours.state_dict().items():
+        assert loaded[name].dtype == torch.float32, name
+        assert torch.equal(loaded[name], value.half().float()), name
+    config = json.loads((tmp_path / "fp16" / "config.json").read_text())
+    assert config["torch_dtype"] == "float16"
+    reference = reference_classes()[Task.SEQUENCE_CLASSIFICATION].from_pretrained(tmp_path / "fp16")
+    assert reference.dtype == torch.float32  # transformers widens it too, as we do
+    with pytest.raises(ValueError, match="float16"):
+        ours.save_pretrained(tmp_path / "bf16", dtype="bfloat16")
+
+
 def test_untied_masked_lm_keeps_its_own_output_matrix(tmp_path):
     config = tiny_config(extra={"tie_word_embeddings": False})
     ours = ConvBertForMaskedLM(config)

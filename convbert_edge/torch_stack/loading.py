@@ -42,7 +42,8 @@ def model_tensors(model: ConvBertPreTrainedModel) -> dict[str, np.ndarray]:
 def check_layout(model: ConvBertPreTrainedModel) -> None:
     """Raise unless the model's own names and shapes are the declared map (a bug here is ours)."""
     match_tensors(
-        dict(model.state_dict()), expected_tensors(model.config, model.task),
+        dict(model.state_dict()),
+        expected_tensors(model.config, model.task),
         source=f"<{type(model).__name__} modules>",
     )
 
@@ -85,13 +86,28 @@ def load_pretrained(
     return model.eval()
 
 
-def save_pretrained(model: ConvBertPreTrainedModel, directory: str | os.PathLike) -> Path:
-    """Write config.json and model.safetensors so that transformers' matching class reads them."""
+SAVE_DTYPES = ("float32", "float16")
+
+
+def save_pretrained(
+    model: ConvBertPreTrainedModel, directory: str | os.PathLike, dtype: str = "float32"
+) -> Path:
+    """Write config.json and model.safetensors so that transformers' matching class reads them.
+
+    ``dtype="float16"`` stores the weights in half the space (loading widens them back
+    to float32); the model is then the float16-rounded one, so measure it as stored.
+    """
+    if dtype not in SAVE_DTYPES:
+        raise ValueError(f"dtype {dtype!r}: choose one of {SAVE_DTYPES}")
     directory = Path(directory)
     config = model.config.replace(
-        extra={**model.config.extra, "architectures": [type(model).__name__]}
+        extra={**model.config.extra, "architectures": [type(model).__name__], "torch_dtype": dtype}
     )
     tensors = model_tensors(model)
+    if dtype == "float16":
+        tensors = {
+            k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in tensors.items()
+        }
     match_tensors(tensors, expected_tensors(config, model.task), f"<{type(model).__name__}>")
     if model.task is Task.MASKED_LM and ties_word_embeddings(config):
         for tied in TIED_WEIGHTS:  # transformers writes a shared tensor once

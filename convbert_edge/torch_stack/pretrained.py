@@ -87,11 +87,14 @@ class ConvBertPreTrainedModel(nn.Module):
 
         return load_pretrained(cls, directory, new_head=new_head, **config_changes)
 
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write config.json and model.safetensors as transformers lays them out."""
+    def save_pretrained(self, directory: str | os.PathLike, dtype: str = "float32") -> Path:
+        """Write config.json and model.safetensors as transformers lays them out.
+
+        ``dtype`` is "float32" or "float16" (half the size; read back as float32).
+        """
         from convbert_edge.torch_stack.loading import save_pretrained
 
-        return save_pretrained(self, directory)
+        return save_pretrained(self, directory, dtype)
 
 
 def example_inputs(shape: tuple[int, ...], vocab_size: int) -> tuple[torch.Tensor, ...]:
