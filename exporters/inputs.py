@@ -7,7 +7,9 @@ the task's truncation rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,16 +18,26 @@ from convbert_edge.tasks import Task
 
 DEFAULT_TEXTS = "movie_reviews"
 
+# data set name -> the texts of one example, in the order task_batches pairs them:
+# a snippet or article; a tweet's words; a question, then its paragraph.
+EXAMPLE_TEXTS: dict[str, Callable[[Any], list[str]]] = {
+    "movie_reviews": lambda e: [e.text],
+    "bbc_news": lambda e: [e.text],
+    "wnut16": lambda e: [" ".join(e.tokens)],
+    "squad": lambda e: [e.question, e.context],
+}
+
 
 def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list[str]:
     """``count`` real texts: from a data set by name (a split of it), or a text file.
 
     Args:
-        spec: None or "movie_reviews" for the movie-review snippets; otherwise the path of
-            a UTF-8 text file with one text per line.
+        spec: None or a data set name (movie_reviews, bbc_news, wnut16, squad);
+            otherwise the path of a UTF-8 text file with one text per line.
         split: "train" for calibration, "test" for golden inputs (held out from training
-            and calibration alike). From a file, calibration texts are taken from its
-            start and golden texts from its end.
+            and calibration alike; a data set without a test split gives its dev split).
+            From a file, calibration texts are taken from its start and golden texts from
+            its end.
     """
     spec = spec or DEFAULT_TEXTS
     path = Path(spec)
@@ -36,6 +48,11 @@ def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list
     else:
         from convbert_edge.data import DataError, load_dataset
 
+        if spec not in EXAMPLE_TEXTS:
+            raise ExportError(
+                f"calibration texts {spec!r}: neither a file nor a data set; data sets: "
+                f"{sorted(EXAMPLE_TEXTS)}"
+            )
         try:
             splits = load_dataset(spec, cache_dir)
         except DataError as err:
@@ -43,7 +60,9 @@ def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list
                 f"calibration texts {spec!r}: {err}. Pass --calibration FILE with one text "
                 "per line to use your own"
             ) from None
-        texts = [e.text for e in getattr(splits, split)]
+        if split == "test" and getattr(splits, "test", None) is None:
+            split = "dev"
+        texts = [t for e in getattr(splits, split) for t in EXAMPLE_TEXTS[spec](e)]
         source = f"{spec}/{split}"
     if len(texts) < count:
         raise ExportError(f"{source} has {len(texts)} texts; {count} are needed")
