@@ -1,0 +1,200 @@
+"""How close a variant comes to this CPU's limit: its throughput against the runtime's
+own int8 GEMM speed on the model's largest linear layer at the model's shape.
+
+    flops = model_flops(config, seq_len)               # multiply-adds x 2, one call
+    layer = largest_linear(config, seq_len)            # (rows, in, out)
+    limit = measure_gemm_limits(layer, threads=2)      # runtime -> GOP/s of a 1-layer int8 model
+    fraction = flops / latency_s / 1e9 / limit["tflite"]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from convbert_edge.config import ConvBertConfig
+
+from .timing import LatencyStats, round_robin
+
+
+def model_flops(c: ConvBertConfig, seq_len: int) -> float:
+    """Floating-point (or integer) operations of one batch-1 call: 2 x multiply-adds of the
+    linears, convolutions and attention products; elementwise work is left out."""
+    L, H, E, F = seq_len, c.hidden_size, c.embedding_size, c.intermediate_size
+    k = c.conv_kernel_size
+    A = c.all_head_size  # attention + convolution width, H / 2 each
+    heads = c.num_attention_heads // c.head_ratio if c.num_attention_heads >= c.head_ratio else 1
+    per_layer = (
+        3 * L * H * A  # query, key, value
+        + L * H * k
+        + L * H * A  # separable conv of the key: depthwise + pointwise
+        + L * A * heads * k  # conv kernel logits
+        + L * H * A  # conv_out_layer
+        + 2 * L * L * A  # attention scores and mix
+        + L * A * k  # the dynamic convolution itself
+        + L * H * H  # attention output dense
+        + 2 * L * H * F // c.num_groups  # feed-forward in and out
+    )
+    macs = c.num_hidden_layers * per_layer + (L * E * H if E != H else 0) + H * H
+    return 2.0 * macs
+
+
+def largest_linear(c: ConvBertConfig, seq_len: int) -> tuple[int, int, int]:
+    """(rows, in_features, out_features) of the model's largest dense layer at seq_len
+    (for every preset the feed-forward intermediate dense, hidden -> intermediate)."""
+    g = c.num_groups
+    candidates = [
+        (c.hidden_size, c.intermediate_size // g),
+        (c.intermediate_size // g, c.hidden_size),
+        (c.hidden_size, c.hidden_size),
+    ]
+    k, n = max(candidates, key=lambda kn: kn[0] * kn[1])
+    return seq_len, k, n
+
+
+@dataclass(frozen=True)
+class GemmLimit:
+    """One runtime's int8 GEMM on one layer shape: its latency and GOP/s."""
+
+    runtime: str
+    shape: tuple[int, int, int]
+    threads: int
+    latency: LatencyStats
+
+    @property
+    def gops(self) -> float:
+        rows, k, n = self.shape
+        return 2.0 * rows * k * n / (self.latency.median / 1e3) / 1e9
+
+    def as_dict(self) -> dict:
+        return {
+            "runtime": self.runtime,
+            "shape": list(self.shape),
+            "threads": self.threads,
+            "gops": self.gops,
+            "latency_ms": self.latency.as_dict(),
+        }
+
+
+def _tflite_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+    import keras
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    rows, k, n = shape
+    inputs = keras.Input((rows, k), batch_size=1, name="x")
+    model = keras.Model(inputs, keras.layers.Dense(n)(inputs))
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        [rng.standard_normal((1, rows, k)).astype(np.float32)] for _ in range(8)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    interpreter = Interpreter(model_content=converter.convert(), num_threads=threads)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.set_tensor(index, rng.integers(-128, 127, (1, rows, k), dtype=np.int8))
+    return interpreter.invoke
+
+
+def _executorch_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+    import torch
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+
+    from convbert_edge.exporters.executorch import lower_to_pte, quantize_pt2e
+    from convbert_edge.quantize.recipes import recipe_for
+
+    rows, k, n = shape
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Linear(k, n)).eval()
+    x = torch.randn(1, rows, k)
+    recipe = recipe_for("int8", calibration_samples=4)
+    quantized = quantize_pt2e(layer, (x,), recipe, [(torch.randn(1, rows, k),) for _ in range(4)])
+    path = workdir / "gemm.pte"
+    path.write_bytes(lower_to_pte(quantized, (x,)).program)
+    portable_lib._unsafe_reset_threadpool(threads)
+    method = Runtime.get().load_program(path).load_method("forward")
+    return lambda: method.execute([x])
+
+
+def _onnx_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    rows, k, n = shape
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((k, n)).astype(np.float32) * 0.05, "w")
+    bias = numpy_helper.from_array(np.zeros(n, np.float32), "b")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["y0"]),
+            helper.make_node("Add", ["y0", "b"], ["y"]),
+        ],
+        "gemm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, rows, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows, n])],
+        initializer=[weight, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    fp32, int8 = workdir / "gemm.onnx", workdir / "gemm.int8.onnx"
+    onnx.save(model, fp32)
+    batches = iter([{"x": rng.standard_normal((1, rows, k)).astype(np.float32)} for _ in range(4)])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(batches, None)
+
+    # The same quantization as our ONNX int8 artifact: static QDQ, int8 both sides.
+    quantize_static(
+        str(fp32),
+        str(int8),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
+    feed = {"x": rng.standard_normal((1, rows, k)).astype(np.float32)}
+    return lambda: session.run(None, feed)
+
+
+GEMM_BUILDERS: dict[str, Callable[[tuple[int, int, int], int, Path], Callable[[], object]]] = {
+    "tflite": _tflite_gemm,
+    "executorch": _executorch_gemm,
+    "onnx": _onnx_gemm,
+}
+
+
+def measure_gemm_limits(
+    shape: tuple[int, int, int],
+    threads: int,
+    runtimes: tuple[str, ...] = tuple(GEMM_BUILDERS),
+    runs: int = 100,
+    warmup: int = 10,
+) -> dict[str, GemmLimit]:
+    """Each runtime's one-layer int8 model at ``shape``, timed round-robin together."""
+    with tempfile.TemporaryDirectory() as tmp:
+        calls = {}
+        for runtime in runtimes:
+            calls[runtime] = GEMM_BUILDERS[runtime](shape, threads, Path(tmp))
+        times = round_robin(calls, runs=runs, warmup=warmup)
+    return {r: GemmLimit(r, shape, threads, LatencyStats.of(times[r])) for r in runtimes}

@@ -1,0 +1,166 @@
+"""What the report measured, as data: one VariantResult per row, one Section per model,
+and the acceptance ratios computed from the rows of the same run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .budget import ACCEPTANCE_THREADS, SELECTION_BUDGET, SPEED_TARGETS
+from .gemm import GemmLimit
+from .memory import MemoryResult
+from .timing import LatencyStats
+
+
+@dataclass
+class VariantResult:
+    """One row. ``reason`` says why a variant is not available; scores are 0-1."""
+
+    name: str
+    label: str
+    family: str
+    runtime: str
+    precision: str
+    available: bool = True
+    reason: str = ""
+    path: str | None = None
+    size_mb: float | None = None
+    score: float | None = None
+    drop_points: float | None = None
+    agreement: float | None = None
+    meets_budget: bool | None = None
+    latency: dict[int, LatencyStats] = field(default_factory=dict)
+    memory: MemoryResult | None = None
+    memory_error: str | None = None
+    gemm_fraction: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def is_int8(self) -> bool:
+        return "int8" in self.precision
+
+    def median(self, threads: int) -> float | None:
+        stats = self.latency.get(threads)
+        return stats.median if stats else None
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["latency"] = {str(t): s.as_dict() for t, s in self.latency.items()}
+        d["memory"] = self.memory.as_dict() if self.memory else None
+        d["gemm_fraction"] = {str(t): f for t, f in self.gemm_fraction.items()}
+        return d
+
+
+@dataclass
+class Ratio:
+    """One acceptance ratio: how many times faster ``ours`` is than ``reference``."""
+
+    name: str
+    description: str
+    minimum: float
+    ours: str | None
+    reference: str | None
+    value: float | None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return "NOT MEASURED"
+        return "PASS" if self.value >= self.minimum else "MISS"
+
+
+@dataclass
+class Section:
+    """Everything measured for one model (the checkpoint, or a random-weight shape)."""
+
+    title: str
+    model: str
+    task: str
+    seq_len: int
+    flops: float
+    largest_linear: tuple[int, int, int]
+    variants: list[VariantResult]
+    metric: str | None = None
+    eval_set: str | None = None
+    eval_examples: int = 0
+    reference: str | None = None
+    gemm: dict[int, dict[str, GemmLimit]] = field(default_factory=dict)
+    ratios: list[Ratio] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> VariantResult | None:
+        return next((v for v in self.variants if v.name == name and v.available), None)
+
+    def as_dict(self) -> dict:
+        return {
+            **{k: v for k, v in asdict(self).items() if k not in ("variants", "gemm", "ratios")},
+            "variants": [v.as_dict() for v in self.variants],
+            "gemm": {
+                str(t): {r: g.as_dict() for r, g in g_.items()} for t, g_ in self.gemm.items()
+            },
+            "ratios": [{**asdict(r), "verdict": r.verdict} for r in self.ratios],
+        }
+
+
+def fastest_int8_in_budget(section: Section, threads: int) -> VariantResult | None:
+    """Our fastest int8 variant that meets the budget (any int8 of ours when accuracy was
+    not measured, as for random-weight shapes)."""
+    measured = section.metric is not None
+    candidates = [
+        v
+        for v in section.variants
+        if v.available
+        and v.family == "ours"
+        and v.is_int8
+        and v.median(threads) is not None
+        and (v.meets_budget if measured else True)
+    ]
+    return min(candidates, key=lambda v: v.median(threads), default=None)
+
+
+def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> list[Ratio]:
+    """The three ratios of issue 7, from the medians of this section at ``threads``."""
+    targets = {t.name: t for t in SPEED_TARGETS}
+    best = fastest_int8_in_budget(section, threads)
+    peers = [
+        v
+        for v in section.variants
+        if v.available and v.family == "peer" and v.median(threads) is not None
+    ]
+    fastest_peer = min(peers, key=lambda v: v.median(threads), default=None)
+    pairs = {
+        "vs_transformers_eager": (best, section.get("transformers-eager")),
+        "vs_fastest_peer": (best, fastest_peer),
+        "executorch_vs_transformers_lowered": (
+            section.get("executorch-int8"),
+            section.get("peer-executorch-int8"),
+        ),
+    }
+    budget_note = (
+        f"within budget ({SELECTION_BUDGET.describe()})"
+        if section.metric is not None
+        else "accuracy not measured (random weights): any int8 of ours"
+    )
+    out = []
+    for name, (ours, ref) in pairs.items():
+        target = targets[name]
+        value = None
+        if ours is not None and ref is not None and ours.median(threads) and ref.median(threads):
+            value = ref.median(threads) / ours.median(threads)
+        note = budget_note if name != "executorch_vs_transformers_lowered" else ""
+        if ours is None:
+            note = "no variant of ours qualifies" + (f" ({budget_note})" if note else "")
+        elif ref is None:
+            note = "the reference was not measured"
+        out.append(
+            Ratio(
+                name,
+                target.description,
+                target.minimum,
+                ours.name if ours else None,
+                ref.name if ref else None,
+                value,
+                note,
+            )
+        )
+    return out

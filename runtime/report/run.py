@@ -1,0 +1,363 @@
+"""The report as a straight line: build every variant, score it, time it round-robin,
+measure its memory in a child, compare with the CPU's int8 GEMM limit, write the files.
+
+    report = run_report(ReportOptions(model=None, runs=50))   # the default model
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .budget import ACCEPTANCE_THREADS, BUDGETS
+from .gemm import largest_linear, measure_gemm_limits, model_flops
+from .machine import MachineInfo, describe_machine
+from .memory import measure_in_child
+from .results import Section, VariantResult, acceptance_ratios
+from .runners import RunnerSpec, open_runner
+from .timing import LatencyStats, round_robin
+from .variants import SHAPE_VARIANTS, VARIANTS, BuildContext, NotAvailable, build_variant
+
+# The held-out data set each task is scored on.
+TASK_DATASETS = {"sequence-classification": "movie_reviews", "token-classification": "wnut16"}
+PACKAGES = (
+    "torch",
+    "executorch",
+    "tensorflow",
+    "ai-edge-litert",
+    "onnxruntime",
+    "transformers",
+    "litert-torch",
+)
+
+
+@dataclass
+class ReportOptions:
+    """The report CLI's flags, one field each.
+
+    Args:
+        model: checkpoint directory or hub id; None: the embedded default model.
+        variants: names from VARIANTS (None: all).
+        out: where report.md/json/png go (default reports/<model>).
+        threads: thread counts latency is measured at.
+        shapes: presets (conv-bert-small, conv-bert-base) measured with random weights
+            for latency and the GEMM-limit fraction.
+        eval_limit: score only the first N held-out examples (None: the whole split).
+        memory: measure load time and peak memory in a child process per variant.
+    """
+
+    model: str | None = None
+    task: str | None = None
+    variants: list[str] | None = None
+    out: Path | None = None
+    runs: int = 50
+    warmup: int = 5
+    threads: tuple[int, ...] = (1, 2)
+    seq_len: int = 128
+    shapes: tuple[str, ...] = ()
+    skip_peers: bool = False
+    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/convbert_edge").expanduser())
+    rebuild: bool = False
+    eval_limit: int | None = None
+    dataset: str | None = None
+    calibration_samples: int = 256
+    memory: bool = True
+
+
+@dataclass
+class Report:
+    machine: MachineInfo
+    options: ReportOptions
+    sections: list[Section]
+    seconds: float
+    out: Path
+
+
+def _calls_for(model_dir: Path, task: str, seq_len: int, n: int, cache_dir: Path):
+    """(example call, calibration calls) from the training split, as the pipeline makes them."""
+    from convbert_edge.exporters.inputs import load_texts, task_batches
+
+    cache = {}
+
+    def calls():
+        if not cache:
+            tok = _tokenizer(model_dir)
+            texts = load_texts(None, n, "train", cache_dir)
+            calib = task_batches(tok, texts, task, 1, seq_len)
+            cache["v"] = (calib[0], calib)
+        return cache["v"]
+
+    return calls
+
+
+def _tokenizer(model_dir: Path):
+    from convbert_edge.tokenizer import ConvBertTokenizerFast
+
+    has_vocab = (model_dir / "vocab.txt").is_file()
+    return ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
+
+
+def _size_mb(spec: RunnerSpec) -> float:
+    path = Path(spec.path)
+    if spec.kind == "artifact":
+        from convbert_edge.runtime.manifest import Manifest
+
+        return (path / Manifest.read(path).model_file).stat().st_size / 1e6
+    return (
+        sum(p.stat().st_size for p in path.iterdir() if p.suffix in (".safetensors", ".bin")) / 1e6
+    )
+
+
+def _build_all(names: list[str], ctx: BuildContext, log) -> tuple[list[VariantResult], dict]:
+    rows, specs = [], {}
+    for i, name in enumerate(names, 1):
+        v = VARIANTS[name]
+        row = VariantResult(name, v.label, v.family, v.runtime, v.precision)
+        log(f"[build {i}/{len(names)}] {name} ...")
+        start = time.perf_counter()
+        try:
+            spec = build_variant(name, ctx)
+            specs[name] = spec
+            row.path = spec.path
+            row.size_mb = _size_mb(spec)
+            log(f"      ready in {time.perf_counter() - start:.0f} s")
+        except NotAvailable as err:
+            row.available, row.reason = False, str(err)
+            log(f"      not available: {err}")
+        except Exception as err:  # one broken variant must not stop the report
+            row.available = False
+            row.reason = f"build failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}"
+            log(f"      {row.reason}")
+        rows.append(row)
+    return rows, specs
+
+
+def _score_all(section: Section, specs: dict, ctx: BuildContext, options: ReportOptions, log):
+    from convbert_edge.runtime.evaluate import agreement, eval_set
+
+    from .accuracy import scored
+
+    dataset = options.dataset or TASK_DATASETS.get(section.task)
+    if dataset is None:
+        section.notes.append(f"accuracy not measured: no held-out data set for {section.task}")
+        return
+    data = eval_set(
+        dataset,
+        _tokenizer(ctx.model_dir),
+        section.seq_len,
+        limit=options.eval_limit,
+        cache_dir=options.cache_dir,
+    )
+    section.metric, section.eval_set, section.eval_examples = data.metric, data.name, len(data)
+    log(f"[accuracy] {data.name}: {len(data)} examples, {data.metric}")
+    results = {}
+    for row in section.variants:
+        if row.name not in specs:
+            continue
+        spec = specs[row.name]
+        key = f"{row.name}|{ctx.fingerprint()}|{_build_key(spec)}"
+        try:
+            results[row.name] = scored(
+                row.name,
+                lambda s=spec: open_runner(s, ACCEPTANCE_THREADS),
+                data,
+                ctx.root / "accuracy",
+                key,
+                log,
+            )
+        except Exception as err:  # a runtime that fails on real inputs is reported, not fatal
+            row.reason = f"scoring failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}"
+            log(f"      {row.name}: {row.reason}")
+    reference = next(
+        (n for n in ("ours-eager", "executorch-fp32", "tflite-fp32", "onnx-fp32") if n in results),
+        None,
+    )
+    section.reference = reference
+    for row in section.variants:
+        if row.name in results:
+            row.score = results[row.name].score
+            if reference is not None:
+                row.drop_points = 100.0 * (results[reference].score - row.score)
+                row.agreement = agreement(results[row.name], results[reference])
+                budget = BUDGETS["qat" if row.precision.startswith("qat") else "ptq"]
+                row.meets_budget = budget.met(row.drop_points, row.agreement)
+
+
+def _build_key(spec: RunnerSpec) -> str:
+    path = Path(spec.path) / "report-build.json"
+    return path.read_text(encoding="utf-8") if path.is_file() else spec.kind
+
+
+def _time_all(section: Section, specs: dict, call, options: ReportOptions, log):
+    for threads in options.threads:
+        log(
+            f"[latency] {threads} thread(s): {len(specs)} variants x {options.runs} rounds, "
+            "shuffled round-robin"
+        )
+        calls = {}
+        for name, spec in specs.items():
+            try:
+                run = open_runner(spec, threads)
+                calls[name] = lambda run=run: run(call)
+            except Exception as err:
+                log(f"      {name}: could not open ({err})")
+        times = round_robin(calls, options.runs, options.warmup, log=log)
+        for row in section.variants:
+            if row.name in times:
+                row.latency[threads] = LatencyStats.of(times[row.name])
+        del calls
+
+
+def _memory_all(section: Section, specs: dict, call, log):
+    log(f"[memory] load time and peak RSS, one child process per variant ({len(specs)})")
+    for row in section.variants:
+        if row.name in specs:
+            try:
+                row.memory = measure_in_child(specs[row.name], call, threads=ACCEPTANCE_THREADS)
+            except RuntimeError as err:
+                row.memory_error = str(err).splitlines()[0][:300]
+                log(f"      {row.name}: {row.memory_error}")
+
+
+def _gemm(section: Section, options: ReportOptions, cache: dict, log):
+    runtimes = tuple(sorted({v.runtime for v in section.variants if v.available} - {"torch"}))
+    for threads in options.threads:
+        key = (section.largest_linear, threads, runtimes)
+        if key not in cache:
+            log(
+                f"[gemm] int8 GEMM {section.largest_linear} in {', '.join(runtimes)}, "
+                f"{threads} thread(s)"
+            )
+            cache[key] = measure_gemm_limits(section.largest_linear, threads, runtimes)
+        section.gemm[threads] = cache[key]
+        for row in section.variants:
+            limit = cache[key].get(row.runtime)
+            if limit is not None and row.median(threads):
+                gops = section.flops / (row.median(threads) / 1e3) / 1e9
+                row.gemm_fraction[threads] = gops / limit.gops
+
+
+def measure_model(
+    title: str,
+    model: str | None,
+    names: list[str],
+    options: ReportOptions,
+    gemm_cache: dict,
+    *,
+    accuracy: bool,
+    log: Callable[[str], None] = print,
+) -> Section:
+    """Build, score, time and size every variant of one checkpoint."""
+    from convbert_edge.checkpoint import resolve_model_dir
+    from convbert_edge.config import ConvBertConfig
+    from convbert_edge.default_model import DEFAULT_NAME, default_checkpoint
+    from convbert_edge.exporters.pipeline import _task_of
+
+    if model is None:
+        model_dir, model_name = default_checkpoint(options.cache_dir), DEFAULT_NAME
+    else:
+        model_dir, model_name = Path(resolve_model_dir(model)), Path(str(model).rstrip("/")).name
+    config = ConvBertConfig.from_pretrained(model_dir)
+    task = options.task or _task_of(config).value
+    log(
+        f"== {title}: {model_dir} · {task} · {config.num_hidden_layers} layers, "
+        f"hidden {config.hidden_size}"
+    )
+    ctx = BuildContext(
+        model=model,
+        model_dir=Path(model_dir),
+        task=task,
+        seq_len=options.seq_len,
+        cache_dir=options.cache_dir,
+        root=options.cache_dir / "report-artifacts" / f"{model_name}-s{options.seq_len}",
+        rebuild=options.rebuild,
+        calibration_samples=options.calibration_samples,
+        log=log,
+        calls=_calls_for(
+            Path(model_dir), task, options.seq_len, options.calibration_samples, options.cache_dir
+        ),
+    )
+    rows, specs = _build_all(names, ctx, log)
+    section = Section(
+        title,
+        model_name,
+        task,
+        options.seq_len,
+        model_flops(config, options.seq_len),
+        largest_linear(config, options.seq_len),
+        rows,
+    )
+    if accuracy and specs:
+        _score_all(section, specs, ctx, options, log)
+    call = ctx.calls()[0]
+    if specs:
+        _time_all(section, specs, call, options, log)
+        if options.memory:
+            _memory_all(section, specs, call, log)
+        _gemm(section, options, gemm_cache, log)
+    section.ratios = acceptance_ratios(section)
+    return section
+
+
+def shape_checkpoint(preset: str, cache_dir: Path) -> str:
+    """A random-weight sequence classifier of a preset's shape (seed 0), cached."""
+    import torch
+
+    from convbert_edge.config import ConvBertConfig
+    from convbert_edge.torch_stack import ConvBertForSequenceClassification
+
+    directory = cache_dir / "models" / f"random-{preset}"
+    if not (directory / "config.json").is_file():
+        torch.manual_seed(0)
+        config = ConvBertConfig.preset(preset, id2label={0: "negative", 1: "positive"})
+        ConvBertForSequenceClassification(config).save_pretrained(directory)
+    return str(directory)
+
+
+def run_report(options: ReportOptions, log: Callable[[str], None] = print) -> Report:
+    """Measure everything the options ask for and write report.md, .json and .png."""
+    from convbert_edge.config import PRESETS
+
+    from .write import write_report
+
+    unknown = [p for p in options.shapes if p not in PRESETS]
+    if unknown:
+        raise ValueError(f"unknown shapes {unknown}; valid: {', '.join(PRESETS)}")
+    start = time.perf_counter()
+    names = options.variants or list(VARIANTS)
+    if options.skip_peers:
+        names = [n for n in names if VARIANTS[n].family != "peer"]
+    machine = describe_machine(packages=PACKAGES)
+    log(f"machine: {machine.summary()}")
+    gemm_cache: dict = {}
+    sections = [
+        measure_model("model", options.model, names, options, gemm_cache, accuracy=True, log=log)
+    ]
+    for preset in options.shapes:
+        shape_names = [
+            n
+            for n in SHAPE_VARIANTS
+            if n in VARIANTS and not (options.skip_peers and VARIANTS[n].family == "peer")
+        ]
+        sections.append(
+            measure_model(
+                f"shape {preset} (random weights)",
+                shape_checkpoint(preset, options.cache_dir),
+                shape_names,
+                options,
+                gemm_cache,
+                accuracy=False,
+                log=log,
+            )
+        )
+    default_name = sections[0].model
+    out = Path(options.out) if options.out else Path("reports") / default_name
+    report = Report(machine, options, sections, time.perf_counter() - start, out)
+    write_report(report)
+    log(f"wrote {out}/report.md, report.json, report.png in {report.seconds / 60:.1f} min")
+    return report
+
+
+__all__ = ["Report", "ReportOptions", "measure_model", "run_report"]

@@ -1,0 +1,263 @@
+"""The variant registry: every row of the report, keyed by a short name, and how to build it.
+
+Ours come from ``exporters.pipeline.export``; the peers from ``exporters.peers``
+(transformers' model from the same checkpoint); the eager baselines need no build.
+A variant that cannot be built here (a mode the pipeline refuses, a missing package)
+raises NotAvailable with the reason, and the report shows it as "not available".
+
+    spec = build_variant("tflite-int8", context)      # -> RunnerSpec, reusing a match
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from convbert_edge.errors import ConvBertEdgeError
+from convbert_edge.runtime.manifest import Manifest, sha256_file
+
+from .runners import RunnerSpec
+
+BUILD_KEY_NAME = "report-build.json"
+
+
+class NotAvailable(Exception):
+    """A variant that cannot be built here; str() is the reason shown in the report."""
+
+
+@dataclass
+class BuildContext:
+    """Everything a builder needs, the same for every variant of one model.
+
+    Args:
+        model: the --model value (None: the embedded default), as the export CLI takes it.
+        model_dir: the resolved checkpoint directory.
+        task: the head (a Task value).
+        root: where artifact directories go (one subdirectory per variant).
+        calls: lazily made (example call, calibration calls) for the peers.
+    """
+
+    model: str | None
+    model_dir: Path
+    task: str
+    seq_len: int
+    cache_dir: Path
+    root: Path
+    rebuild: bool = False
+    calibration_samples: int = 256
+    log: Callable[[str], None] = print
+    calls: Callable[[], tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]] | None = None
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    def fingerprint(self) -> str:
+        """sha256 of the checkpoint's config and weights: a changed model rebuilds."""
+        if self._fingerprint is None:
+            parts = [
+                sha256_file(p)
+                for p in sorted(self.model_dir.iterdir())
+                if p.name == "config.json" or p.suffix in (".safetensors", ".bin")
+            ]
+            self._fingerprint = ",".join(parts)
+        return self._fingerprint
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the report.
+
+    Args:
+        label: the name shown in tables and on the plot.
+        family: "ours", "peer" (a path a user has today) or "baseline" (eager fp32).
+        runtime: "tflite", "executorch", "onnx" or "torch": whose int8 GEMM limit applies.
+        precision: fp32, fp16, dynamic-int8, int8 or qat-int8.
+        build: makes (or reuses) the variant and says how to open it.
+    """
+
+    label: str
+    family: str
+    runtime: str
+    precision: str
+    build: Callable[[BuildContext, str], RunnerSpec]
+
+    @property
+    def is_int8(self) -> bool:
+        return "int8" in self.precision
+
+
+def _reusable(directory: Path, key: dict) -> bool:
+    try:
+        Manifest.read(directory).check_model_file(directory)
+        return json.loads((directory / BUILD_KEY_NAME).read_text(encoding="utf-8")) == key
+    except (ConvBertEdgeError, OSError, ValueError):
+        return False
+
+
+def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
+    """Build into root/<name> unless a directory with the same build key is there."""
+
+    def build(ctx: BuildContext, name: str) -> RunnerSpec:
+        out = ctx.root / name
+        key = {
+            "variant": name,
+            "checkpoint": ctx.fingerprint(),
+            "task": ctx.task,
+            "seq_len": ctx.seq_len,
+            "calibration_samples": ctx.calibration_samples,
+            **settings,
+        }
+        if not ctx.rebuild and _reusable(out, key):
+            ctx.log(f"      reusing {out}")
+        else:
+            make(ctx, out)
+            (out / BUILD_KEY_NAME).write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
+        return RunnerSpec("artifact", str(out), ctx.task)
+
+    return build
+
+
+def _ours(target: str, quantization: str, qat: bool = False):
+    settings = {"target": target, "quantization": quantization, "qat": qat}
+
+    def make(ctx: BuildContext, out: Path) -> None:
+        from convbert_edge.errors import ExportError
+        from convbert_edge.exporters.pipeline import ExportOptions, export
+
+        extra = {"qat": True} if qat else {}
+        try:
+            options = ExportOptions(
+                target=target,
+                quantization=quantization,
+                model=ctx.model,
+                task=ctx.task,
+                seq_len=ctx.seq_len,
+                calibration_samples=ctx.calibration_samples,
+                out=out,
+                cache_dir=ctx.cache_dir,
+                **extra,
+            )
+            result = export(options, log=lambda line: ctx.log("      " + line))
+        except TypeError as err:
+            raise NotAvailable(f"this pipeline has no QAT option yet ({err})") from None
+        except (ExportError, ValueError) as err:
+            raise NotAvailable(str(err).splitlines()[0]) from None
+        if not result.verify.passed:
+            ctx.log(f"      note: {out.name} is outside its verification tolerance")
+
+    return _cached(make, settings)
+
+
+def _peer(name: str):
+    def make(ctx: BuildContext, out: Path) -> None:
+        from convbert_edge.errors import ExportError
+        from convbert_edge.exporters.peers import PeerUnavailable, build_peer
+
+        example, calibration = ctx.calls()
+        try:
+            build_peer(name, ctx.model_dir, ctx.task, out, example, calibration, log=ctx.log)
+        except PeerUnavailable as err:
+            raise NotAvailable(str(err)) from None
+        except ExportError as err:
+            raise NotAvailable(f"the peer path failed here: {str(err).splitlines()[0]}") from None
+
+    return _cached(make, {"peer": name})
+
+
+def _eager(kind: str):
+    def build(ctx: BuildContext, name: str) -> RunnerSpec:
+        return RunnerSpec(kind, str(ctx.model_dir), ctx.task)
+
+    return build
+
+
+VARIANTS: dict[str, Variant] = {
+    "transformers-eager": Variant(
+        "transformers eager fp32", "baseline", "torch", "fp32", _eager("eager-transformers")
+    ),
+    "ours-eager": Variant(
+        "ours PyTorch eager fp32", "baseline", "torch", "fp32", _eager("eager-ours")
+    ),
+    "tflite-fp32": Variant("TFLite fp32", "ours", "tflite", "fp32", _ours("tflite", "fp32")),
+    "tflite-fp16": Variant("TFLite fp16", "ours", "tflite", "fp16", _ours("tflite", "fp16")),
+    "tflite-dynamic-int8": Variant(
+        "TFLite dynamic int8", "ours", "tflite", "dynamic-int8", _ours("tflite", "dynamic-int8")
+    ),
+    "tflite-int8": Variant("TFLite int8", "ours", "tflite", "int8", _ours("tflite", "int8")),
+    "tflite-int16x8": Variant(
+        "TFLite int16x8", "ours", "tflite", "int16x8", _ours("tflite", "int16x8")
+    ),
+    "tflite-qat": Variant(
+        "TFLite QAT int8", "ours", "tflite", "qat-int8", _ours("tflite", "int8", qat=True)
+    ),
+    "executorch-fp32": Variant(
+        "ExecuTorch fp32", "ours", "executorch", "fp32", _ours("executorch", "fp32")
+    ),
+    "executorch-int8": Variant(
+        "ExecuTorch int8", "ours", "executorch", "int8", _ours("executorch", "int8")
+    ),
+    "executorch-qat": Variant(
+        "ExecuTorch QAT int8",
+        "ours",
+        "executorch",
+        "qat-int8",
+        _ours("executorch", "int8", qat=True),
+    ),
+    "onnx-fp32": Variant("ONNX fp32", "ours", "onnx", "fp32", _ours("onnx", "fp32")),
+    "onnx-int8": Variant("ONNX int8", "ours", "onnx", "int8", _ours("onnx", "int8")),
+    "peer-onnx-dynamic-int8": Variant(
+        "peer: ORT dynamic int8 (optimum)",
+        "peer",
+        "onnx",
+        "dynamic-int8",
+        _peer("onnx-dynamic-int8"),
+    ),
+    "peer-litert-torch-int8": Variant(
+        "peer: litert-torch PT2E int8", "peer", "tflite", "int8", _peer("litert-torch-int8")
+    ),
+    "peer-executorch-fp32": Variant(
+        "peer: ExecuTorch fp32 (transformers)",
+        "peer",
+        "executorch",
+        "fp32",
+        _peer("executorch-fp32"),
+    ),
+    "peer-executorch-int8": Variant(
+        "peer: ExecuTorch int8 (transformers)",
+        "peer",
+        "executorch",
+        "int8",
+        _peer("executorch-int8"),
+    ),
+}
+
+# The rows measured for the extra random-weight shapes (latency and GEMM limit only).
+SHAPE_VARIANTS: tuple[str, ...] = (
+    "transformers-eager",
+    "tflite-int8",
+    "executorch-int8",
+    "onnx-int8",
+    "peer-onnx-dynamic-int8",
+    "peer-litert-torch-int8",
+    "peer-executorch-int8",
+)
+
+
+def parse_variants(text: str | None) -> list[str]:
+    """A comma list of variant names (None or "all": every one), checked against VARIANTS."""
+    if text is None or text.strip() in ("", "all"):
+        return list(VARIANTS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; valid: {', '.join(VARIANTS)}")
+    return names
+
+
+def build_variant(name: str, ctx: BuildContext) -> RunnerSpec:
+    """Build (or reuse) variant ``name``; raises NotAvailable when it cannot be made here."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; valid: {', '.join(VARIANTS)}")
+    return VARIANTS[name].build(ctx, name)

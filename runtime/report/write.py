@@ -1,0 +1,196 @@
+"""report.md, report.json and report.png from a Report.
+
+The markdown leads with the verdicts (the acceptance ratios, PASS or MISS), then one
+table per model; the picture plots score against 2-thread median latency with the
+Pareto front drawn and every point labelled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from convbert_edge.io_utils import atomic_write_text
+
+from .budget import ACCEPTANCE_THREADS, BUDGETS
+from .pareto import pareto_front
+from .results import Section, VariantResult
+
+
+def _f(x, fmt: str, empty: str = "–") -> str:
+    return empty if x is None else format(x, fmt)
+
+
+def _score_cells(v: VariantResult, section: Section) -> list[str]:
+    if section.metric is None:
+        return []
+    budget = "–" if v.meets_budget is None else ("yes" if v.meets_budget else "**no**")
+    return [
+        _f(None if v.score is None else 100 * v.score, ".2f"),
+        _f(v.drop_points, "+.2f"),
+        _f(None if v.agreement is None else 100 * v.agreement, ".1f"),
+        budget,
+    ]
+
+
+def section_table(section: Section, threads: tuple[int, ...]) -> str:
+    head = ["variant", "size MB"]
+    if section.metric is not None:
+        head += [f"{section.metric} %", "drop pt", "agree %", "budget"]
+    for t in threads:
+        head += [f"median ms {t}t", f"p90 {t}t", f"IQR {t}t"]
+    head += ["load s", "peak MB", "model MB"]
+    head += [f"GEMM frac {t}t" for t in threads]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for v in section.variants:
+        if not v.available:
+            lines.append(f"| {v.label} | not available: {v.reason} |" + " |" * (len(head) - 2))
+            continue
+        cells = [v.label, _f(v.size_mb, ".1f"), *_score_cells(v, section)]
+        for t in threads:
+            s = v.latency.get(t)
+            cells += [_f(s and s.median, ".2f"), _f(s and s.p90, ".2f"), _f(s and s.iqr, ".2f")]
+        m = v.memory
+        cells += [
+            _f(m and m.load_seconds, ".2f"),
+            _f(m and m.peak_mb, ".0f"),
+            _f(m and m.model_mb, ".0f") if m else (v.memory_error or "–")[:40],
+        ]
+        cells += [_f(v.gemm_fraction.get(t), ".0%") for t in threads]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratio_table(section: Section) -> str:
+    lines = [
+        "| target | ours | reference | ratio | needed | verdict | note |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
+    for r in section.ratios:
+        lines.append(
+            f"| {r.description} | {r.ours or '–'} | {r.reference or '–'} | "
+            f"{_f(r.value, '.2f')}x | ≥{r.minimum:g}x | **{r.verdict}** | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def gemm_table(section: Section) -> str:
+    rows, k, n = section.largest_linear
+    lines = [
+        f"Largest linear layer: {rows} x {k} -> {n}; model {section.flops / 1e9:.2f} GFLOP a call.",
+        "",
+        "| runtime | threads | int8 GEMM median ms | GOP/s |",
+        "|---|---:|---:|---:|",
+    ]
+    for t, limits in section.gemm.items():
+        for runtime, g in limits.items():
+            lines.append(f"| {runtime} | {t} | {g.latency.median:.3f} | {g.gops:.0f} |")
+    return "\n".join(lines)
+
+
+def markdown(report) -> str:
+    o = report.options
+    lines = [
+        "# Accuracy and latency report",
+        "",
+        f"Machine: {report.machine.summary()}.",
+        f"Settings: seq {o.seq_len}, batch 1, threads {', '.join(map(str, o.threads))}; "
+        f"{o.warmup} warm-up rounds, then {o.runs} timed rounds, each visiting every variant "
+        "once in a freshly shuffled order (so load drift hits all alike). Ratios come from "
+        "medians of the same run.",
+        f"Accuracy budget: PTQ {BUDGETS['ptq'].describe()}; QAT {BUDGETS['qat'].describe()}, "
+        "both against our fp32 model.",
+        f"Total wall time: {report.seconds / 60:.1f} min.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in report.machine.packages.items()),
+    ]
+    for section in report.sections:
+        lines += ["", f"## {section.title}: {section.model}, {section.task}", ""]
+        if section.metric is not None:
+            lines.append(
+                f"Scored on {section.eval_set} ({section.eval_examples} examples); drop and "
+                f"agreement against `{section.reference}`."
+            )
+        lines += ["", f"### Acceptance at {ACCEPTANCE_THREADS} threads", "", ratio_table(section)]
+        lines += ["", "### Every variant", "", section_table(section, o.threads)]
+        lines += [
+            "",
+            "### Against the CPU's int8 GEMM limit",
+            "",
+            gemm_table(section),
+            "",
+            "GEMM frac: the variant's model FLOPs per second over the same runtime's "
+            "one-layer int8 GEMM speed (eager PyTorch rows have no int8 runtime to compare).",
+        ]
+        lines += [f"- {n}" for n in section.notes]
+    lines += ["", "![accuracy against latency](report.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    section = report.sections[0]
+    t = (
+        ACCEPTANCE_THREADS
+        if ACCEPTANCE_THREADS in report.options.threads
+        else report.options.threads[-1]
+    )
+    measured = [v for v in section.variants if v.median(t) is not None]
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    if section.metric is not None:
+        pts = {v.name: (v.median(t), 100 * v.score) for v in measured if v.score is not None}
+    else:  # random weights: only latency means something
+        pts = {v.name: (v.median(t), 0.0) for v in measured}
+    front = pareto_front(pts)
+    colours = {"ours": "tab:blue", "peer": "tab:orange", "baseline": "tab:gray"}
+    for v in measured:
+        if v.name not in pts:
+            continue
+        x, y = pts[v.name]
+        ax.scatter(
+            x,
+            y,
+            s=60 if v.name in front else 30,
+            color=colours[v.family],
+            edgecolor="black" if v.name in front else "none",
+            zorder=3,
+        )
+        ax.annotate(v.label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    line = sorted(pts[n] for n in front)
+    if line:
+        ax.plot(*zip(*line, strict=True), "--", color="tab:green", label="Pareto front", zorder=2)
+    for family, colour in colours.items():
+        ax.scatter([], [], color=colour, label=family)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"median latency, ms (seq {section.seq_len}, batch 1, {t} threads, log scale)")
+    ax.set_ylabel(f"{section.metric or 'score (not measured)'} on {section.eval_set or '–'}, %")
+    ax.set_title(f"{section.model}: accuracy against latency")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def as_json(report) -> dict:
+    o = report.options
+    return {
+        "machine": report.machine.as_dict(),
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(o).items()},
+        "seconds": report.seconds,
+        "budgets": {k: vars(b) for k, b in BUDGETS.items()},
+        "sections": [s.as_dict() for s in report.sections],
+    }
+
+
+def write_report(report) -> Path:
+    out = Path(report.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "report.md", markdown(report))
+    atomic_write_text(out / "report.json", json.dumps(as_json(report), indent=2) + "\n")
+    plot(report, out / "report.png")
+    return out

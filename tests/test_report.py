@@ -1,0 +1,171 @@
+"""The report's parts on tiny inputs: round-robin order, statistics, Pareto front, machine
+description, budget and ratios, the registry's not-available path, and the writers."""
+
+from __future__ import annotations
+
+import pytest
+
+from convbert_edge.config import ConvBertConfig
+from convbert_edge.runtime.report import budget
+from convbert_edge.runtime.report.gemm import largest_linear, model_flops
+from convbert_edge.runtime.report.machine import parse_cpuinfo
+from convbert_edge.runtime.report.pareto import pareto_front
+from convbert_edge.runtime.report.results import Section, VariantResult, acceptance_ratios
+from convbert_edge.runtime.report.timing import LatencyStats, percentile, round_robin
+
+
+class FakeClock:
+    """Advances by the cost of whichever call ran last; records the visiting order."""
+
+    def __init__(self, costs):
+        self.now, self.costs, self.order, self.pending = 0.0, costs, [], None
+
+    def __call__(self):
+        if self.pending is not None:
+            self.now += self.costs[self.pending]
+            self.pending = None
+        return self.now
+
+    def call(self, name):
+        def run():
+            self.order.append(name)
+            self.pending = name
+
+        return run
+
+
+def test_round_robin_visits_every_variant_each_round_in_a_shuffled_order():
+    costs = {"a": 0.001, "b": 0.002, "c": 0.004}
+    clock = FakeClock(costs)
+    shuffles = []
+
+    def shuffle(order):  # deterministic: rotate by the round number
+        k = len(shuffles) % len(order)
+        order[:] = order[k:] + order[:k]
+        shuffles.append(list(order))
+
+    times = round_robin(
+        {n: clock.call(n) for n in costs}, runs=4, warmup=2, clock=clock, shuffle=shuffle
+    )
+    timed = clock.order[2 * 3 :]  # after two warm-up rounds in registry order
+    rounds = [timed[i : i + 3] for i in range(0, len(timed), 3)]
+    assert rounds == shuffles
+    assert all(sorted(r) == ["a", "b", "c"] for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1  # the order changes between rounds
+    assert {n: len(t) for n, t in times.items()} == {"a": 4, "b": 4, "c": 4}
+    for name, cost in costs.items():
+        assert times[name] == pytest.approx([cost * 1e3] * 4)
+
+
+def test_round_robin_default_shuffle_changes_the_order():
+    order = []
+    calls = {n: (lambda n=n: order.append(n)) for n in "abcdef"}
+    round_robin(calls, runs=6, warmup=0)
+    rounds = {tuple(order[i : i + 6]) for i in range(0, 36, 6)}
+    assert len(rounds) > 1
+
+
+def test_latency_stats():
+    stats = LatencyStats.of([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (stats.median, stats.min, stats.max, stats.runs) == (3.0, 1.0, 5.0, 5)
+    assert stats.p25 == 2.0 and stats.p75 == 4.0 and stats.iqr == 2.0
+    assert stats.p90 == pytest.approx(4.6)
+    assert percentile([1.0, 2.0], 50) == 1.5
+    with pytest.raises(ValueError):
+        round_robin({}, runs=0)
+
+
+def test_pareto_front():
+    points = {
+        "fast": (5.0, 0.80),
+        "accurate": (20.0, 0.90),
+        "middle": (10.0, 0.85),
+        "dominated": (12.0, 0.84),  # slower and less accurate than middle
+        "tie_slower": (5.0, 0.79),  # as fast as fast, less accurate
+    }
+    assert pareto_front(points) == {"fast", "accurate", "middle"}
+    assert pareto_front({}) == set()
+    assert pareto_front({"twin1": (1.0, 0.5), "twin2": (1.0, 0.5)}) == {"twin1", "twin2"}
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 9R14 96-Core Processor
+flags\t\t: fpu sse avx2 fma avx512f avx512bw avx512_vnni avx512_bf16
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 9R14 96-Core Processor
+flags\t\t: fpu sse avx2 fma avx512f avx512bw avx512_vnni avx512_bf16
+"""
+
+
+def test_machine_info_from_cpuinfo_text():
+    model, processors, flags = parse_cpuinfo(CPUINFO)
+    assert model == "AMD EPYC 9R14 96-Core Processor"
+    assert processors == 2
+    assert "avx512_vnni" in flags and "avx2" in flags and "amx_int8" not in flags
+    arm = "processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\nCPU part\t: 0xd0c\n"
+    assert parse_cpuinfo(arm) == ("Arm CPU part 0xd0c", 1, ["asimd", "asimddp", "i8mm"])
+    assert parse_cpuinfo("") == ("unknown CPU", 0, [])
+
+
+def test_model_flops_match_the_measured_design_figures():
+    small = ConvBertConfig.preset("conv-bert-small")
+    base = ConvBertConfig.preset("conv-bert-base")
+    assert model_flops(small, 128) / 1e9 == pytest.approx(2.44, abs=0.01)
+    assert model_flops(base, 128) / 1e9 == pytest.approx(21.2, abs=0.1)
+    assert largest_linear(base, 128) == (128, 768, 3072)
+
+
+def test_budget_is_met_only_inside_both_limits():
+    ptq = budget.BUDGETS["ptq"]
+    assert ptq.met(1.0, 0.97)
+    assert not ptq.met(1.01, 0.99)
+    assert not ptq.met(0.0, 0.969)
+    assert budget.BUDGETS["qat"].max_drop < ptq.max_drop
+
+
+def _row(name, family, precision, median, meets=True, runtime="tflite"):
+    row = VariantResult(name, name, family, runtime, precision, meets_budget=meets)
+    row.latency[2] = LatencyStats.of([median])
+    return row
+
+
+def _section(rows, metric="accuracy"):
+    return Section(
+        "model", "m", "sequence-classification", 128, 2.44e9, (128, 256, 1024), rows, metric=metric
+    )
+
+
+def test_ratios_pick_the_fastest_int8_in_budget_and_say_pass_or_miss():
+    rows = [
+        _row("transformers-eager", "baseline", "fp32", 100.0, None, "torch"),
+        _row("tflite-int8", "ours", "int8", 10.0),
+        _row("tflite-dynamic-int8", "ours", "dynamic-int8", 5.0, meets=False),  # out of budget
+        _row("tflite-fp32", "ours", "fp32", 4.0),  # not int8
+        _row("executorch-int8", "ours", "int8", 30.0, runtime="executorch"),
+        _row("peer-litert-torch-int8", "peer", "int8", 12.0),
+        _row("peer-executorch-int8", "peer", "int8", 90.0, runtime="executorch"),
+    ]
+    ratios = {r.name: r for r in acceptance_ratios(_section(rows))}
+    eager = ratios["vs_transformers_eager"]
+    assert eager.ours == "tflite-int8" and eager.value == pytest.approx(10.0)
+    assert eager.verdict == "PASS"
+    peer = ratios["vs_fastest_peer"]
+    assert peer.reference == "peer-litert-torch-int8" and peer.value == pytest.approx(1.2)
+    assert peer.verdict == "MISS"
+    assert ratios["executorch_vs_transformers_lowered"].value == pytest.approx(3.0)
+    assert ratios["executorch_vs_transformers_lowered"].verdict == "MISS"
+
+
+def test_ratios_without_a_qualifying_variant_are_not_measured():
+    rows = [
+        _row("transformers-eager", "baseline", "fp32", 100.0, None, "torch"),
+        _row("tflite-int8", "ours", "int8", 10.0, meets=False),
+    ]
+    ratios = acceptance_ratios(_section(rows))
+    assert all(r.verdict == "NOT MEASURED" for r in ratios)
+    # random-weight shapes (no metric): any int8 of ours counts
+    shape = acceptance_ratios(_section(rows, metric=None))
+    assert shape[0].verdict == "PASS" and shape[0].ours == "tflite-int8"
