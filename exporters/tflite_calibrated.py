@@ -1,0 +1,95 @@
+"""Full-int8 TFLite in two steps: calibrate once, then quantize as often as needed.
+
+The converter's int8 path is calibration (run the representative data through a float
+model and record every tensor's range) followed by quantization. Split apart, one
+calibration serves any number of quantizations — all-int8, or with some layers kept
+float for mixed precision — each taking well under a second. All-int8 from here is the
+same model as ``tflite.convert`` with the int8 recipe (the tests compare outputs).
+
+Layer units are named as in quantize.mixed_precision: ``layer.<i>`` and ``head``; they
+map to the op output tensor names the converter keeps from the Keras layer names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+
+from convbert_edge.errors import ExportError
+
+from .tflite import INPUT_ORDER
+
+# Keras layers of the heads, by the name each head class gives its layers.
+HEAD_LAYERS = ("classifier", "qa_outputs", "lm_head")
+
+
+def calibrate(export_model, calibration: Iterable[dict[str, np.ndarray]]) -> bytes:
+    """A float model carrying the recorded range of every tensor (not yet quantized)."""
+    import tensorflow as tf
+
+    batches = list(calibration)
+    if not batches:
+        raise ExportError("int8 needs calibration batches; none were given")
+
+    def representative():
+        for batch in batches:  # by name, as in tflite.convert
+            yield {n: np.asarray(batch[n], np.int32) for n in INPUT_ORDER}
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.experimental_mlir_quantizer = True
+    converter._experimental_calibrate_only = True  # the public API has no calibrate-only switch
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return converter.convert()
+    except Exception as err:  # the converter raises ConverterError and plain exceptions
+        raise ExportError(f"TFLite calibration failed: {str(err).splitlines()[0]}") from None
+
+
+def quantize_calibrated(calibrated: bytes, float_layers: tuple[str, ...] = ()) -> bytes:
+    """int8 model from a calibrated one; ops of ``float_layers`` units stay float."""
+    from tensorflow.lite.python import convert
+
+    deny = float_layer_nodes(calibrated, float_layers) if float_layers else None
+    with warnings.catch_warnings():
+        # Our inputs are int32 token ids: there are no input statistics to expect.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return convert.mlir_quantize(calibrated, fully_quantize=False, denylisted_nodes=deny)
+
+
+def float_layer_nodes(calibrated: bytes, units: tuple[str, ...]) -> list[str]:
+    """Names of the op outputs that belong to ``units``; an unknown unit is an error."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=calibrated)
+    names = [d["name"] for d in interpreter.get_tensor_details()]
+    nodes: list[str] = []
+    for unit in units:
+        pattern = _unit_pattern(unit)
+        found = [n for n in names if pattern.search(n)]
+        if unit == "head" and found:
+            # The head's last op writes the model's output, which carries the signature's
+            # name instead of the layer's.
+            found += [d["name"] for d in interpreter.get_output_details()]
+        if not found:
+            raise ExportError(f"float layer {unit!r} matches no op of the model")
+        nodes += found
+    return sorted(set(nodes))
+
+
+def _unit_pattern(unit: str) -> re.Pattern:
+    # The converter names tensors by Keras layer path; tracing adds "_<n>" to each part:
+    # .../convbert_1/layer_3_1/attention_1/...
+    kind, _, index = unit.partition(".")
+    if kind == "layer" and index.isdigit():
+        return re.compile(rf"/layer_{index}(_\d+)?/")
+    if unit == "head":
+        return re.compile(rf"/({'|'.join(HEAD_LAYERS)})(_\d+)?/")
+    raise ExportError(f"unknown layer unit {unit!r}: use layer.<i> or head")
