@@ -3,7 +3,7 @@
 A variant's peak resident memory only means something in a process that holds nothing
 else, so each variant is opened in a fresh (spawned) child: it imports the runtime it
 needs, notes its peak RSS, loads the model (timed), runs a few calls, and reports
-``resource.getrusage`` peak RSS. The peak above the after-import baseline is the model's.
+its peak RSS (VmHWM). The peak above the after-import baseline is the model's.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import resource
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .runners import RUNTIME_MODULES, RunnerSpec, open_runner
+from .runners import RunnerSpec, open_runner, runtime_modules
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class MemoryResult:
 
 
 def _peak_mb() -> float:
+    """This process's peak RSS. Linux's VmHWM first: ru_maxrss survives fork + exec, so a
+    spawned child would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
 
@@ -45,7 +54,7 @@ def measure_here(
     spec: RunnerSpec, call: dict[str, np.ndarray], threads: int, runs: int = 3
 ) -> MemoryResult:
     """The measurement itself; meaningful only in a process that has done nothing else."""
-    for module in RUNTIME_MODULES.get(spec.kind, ()):
+    for module in runtime_modules(spec):
         importlib.import_module(module)
     baseline = _peak_mb()
     start = time.perf_counter()

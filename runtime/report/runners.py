@@ -72,10 +72,21 @@ OPENERS: dict[str, Callable[[RunnerSpec, int], Run]] = {
 # Modules each kind needs before its model is loaded: imported first in a memory child,
 # so that the child's baseline holds the runtime and its peak above it is the model's.
 RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
-    "artifact": ("convbert_edge.runtime.session",),
+    "tflite": ("convbert_edge.runtime.session", "ai_edge_litert.interpreter"),
+    "executorch": ("convbert_edge.runtime.session", "torch", "executorch.runtime"),
+    "onnx": ("convbert_edge.runtime.session", "onnxruntime"),
     "eager-ours": ("torch", "convbert_edge.torch_stack"),
     "eager-transformers": ("torch", "transformers"),
 }
+
+
+def runtime_modules(spec: RunnerSpec) -> tuple[str, ...]:
+    """The modules ``spec`` needs, by artifact target or eager kind."""
+    if spec.kind == "artifact":
+        from convbert_edge.runtime.manifest import Manifest
+
+        return RUNTIME_MODULES[Manifest.read(spec.path).target]
+    return RUNTIME_MODULES.get(spec.kind, ())
 
 
 def open_runner(spec: RunnerSpec, threads: int) -> Run:
