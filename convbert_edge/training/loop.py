@@ -2,7 +2,8 @@
 
 ``train(config)`` loads the data, builds the model (from a checkpoint with a fresh head,
 or from scratch with optional MiniLM word embeddings), runs AdamW with linear warmup and
-decay, scores dev after each epoch (``objectives``: accuracy, or entity F1), and keeps
+decay, scores dev after each epoch (``objectives``: accuracy, entity F1, or SQuAD exact
+match and F1, the objective's ``metric`` choosing the best epoch), and keeps
 the best epoch in ``out_dir`` as a Hugging Face checkpoint with vocab.txt, metrics.json
 and MODEL_CARD.md.
 
@@ -38,8 +39,9 @@ class EpochResult:
     epoch: int
     steps: int  # optimizer steps so far
     train_loss: float  # mean over this epoch's batches
-    dev_score: float  # the objective's metric (accuracy, entity F1)
+    dev_score: float  # the objective's metric (accuracy, entity F1, F1)
     seconds: float
+    dev_scores: dict[str, float] = field(default_factory=dict)  # every dev metric
 
 
 @dataclass
@@ -52,6 +54,8 @@ class TrainResult:
     best_epoch: int = 0
     best_dev_score: float = -1.0
     test_score: float | None = None
+    best_dev_scores: dict[str, float] = field(default_factory=dict)  # every metric, best epoch
+    test_scores: dict[str, float] | None = None
     steps: int = 0
     seconds_per_step: float = 0.0
     start: str = ""  # how the model was initialised, for the card
@@ -124,8 +128,10 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         data = TRAINING_DATA[config.dataset](config.cache_dir)
     objective = OBJECTIVES[data.task]
     tokenizer = ConvBertTokenizerFast.from_pretrained(_vocab_dir(config.model_dir))
-    train_set = encode(tokenizer, data.train.head(config.max_train_examples), config.seq_len)
-    dev_set = encode(tokenizer, data.dev.head(config.max_eval_examples), config.seq_len)
+    train_split = data.train.head(config.max_train_examples)
+    dev_split = data.dev.head(config.max_eval_examples)
+    train_set = encode(tokenizer, train_split, config.seq_len, training=True)
+    dev_set = encode(tokenizer, dev_split, config.seq_len)
     steps_per_epoch = len(train_set) // config.batch_size
     if steps_per_epoch == 0:
         raise ConfigError(
@@ -145,9 +151,13 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     result = TrainResult(out, metric=objective.metric, start=start)
+    rows = ""
+    if (len(train_set), len(dev_set)) != (len(train_split), len(dev_split)):
+        rows = f" ({len(train_set)} / {len(dev_set)} windows)"
     log(
-        f"{data.name}: {len(train_set)} train / {len(dev_set)} dev examples, seq_len "
-        f"{config.seq_len}, {steps_per_epoch} steps per epoch, {total_steps} steps; {start}"
+        f"{data.name}: {len(train_split)} train / {len(dev_split)} dev examples{rows}, "
+        f"seq_len {config.seq_len}, {steps_per_epoch} steps per epoch, {total_steps} steps; "
+        f"{start}"
     )
 
     step, train_seconds = 0, 0.0
@@ -164,7 +174,7 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
             ids, mask, types, labels = train_set.batch(
                 order[b * config.batch_size : (b + 1) * config.batch_size]
             )
-            logits = model(ids, mask, types)["logits"]  # (b, labels) or (b, s, labels)
+            logits = objective.logits(model(ids, mask, types))  # (b, labels), (b, s, labels|2)
             loss = objective.loss(logits, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -183,12 +193,14 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
                 tick, tick_step = now, step
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
-        dev = evaluate(model, dev_set, objective, data.id2label, config.eval_batch_size)
+        dev_scores = evaluate(model, dev_set, objective, data.id2label, config.eval_batch_size)
+        dev = dev_scores.get(objective.metric, 0.0)
         mean_loss = sum(losses) / len(losses)
-        result.history.append(EpochResult(epoch, step, mean_loss, dev, seconds))
-        log(f"epoch {epoch}: train loss {mean_loss:.4f}, dev {objective.metric} {dev:.4f}")
+        result.history.append(EpochResult(epoch, step, mean_loss, dev, seconds, dev_scores))
+        log(f"epoch {epoch}: train loss {mean_loss:.4f}, {_named(dev_scores, 'dev')}")
         if dev > result.best_dev_score:
             result.best_epoch, result.best_dev_score = epoch, dev
+            result.best_dev_scores = dev_scores
             model.save_pretrained(out)
             log(f"saved epoch {epoch} to {out}")
 
@@ -196,15 +208,19 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
     result.seconds_per_step = train_seconds / max(1, step)
     if data.test is not None:
         best = objective.model_class.from_pretrained(out)
-        test_set = encode(tokenizer, data.test.head(config.max_eval_examples), config.seq_len)
-        result.test_score = evaluate(
+        test_split = data.test.head(config.max_eval_examples)
+        test_set = encode(tokenizer, test_split, config.seq_len)
+        result.test_scores = evaluate(
             best, test_set, objective, data.id2label, config.eval_batch_size
         )
-        log(f"best epoch {result.best_epoch}: test {objective.metric} {result.test_score:.4f}")
+        result.test_score = result.test_scores.get(objective.metric, 0.0)
+        log(f"best epoch {result.best_epoch}: {_named(result.test_scores, 'test')}")
     tokenizer.save_pretrained(out)
-    sizes = {"train": len(train_set), "dev": len(dev_set)}
+    sizes = {"train": len(train_split), "dev": len(dev_split)}
     if data.test is not None:
-        sizes["test"] = len(test_set)
+        sizes["test"] = len(test_split)
+    if (len(train_set), len(dev_set)) != (len(train_split), len(dev_split)):
+        sizes |= {"train windows": len(train_set), "dev windows": len(dev_set)}
     metrics = {
         "config": config.to_dict(),
         "command": config.command(),
@@ -212,8 +228,15 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         **{k: v for k, v in asdict(result).items() if k != "out_dir"},
     }
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_model_card(out / "MODEL_CARD.md", config, data, sizes, result, model)
+    write_model_card(
+        out / "MODEL_CARD.md", config, data, sizes, result, model, objective.description
+    )
     return result
+
+
+def _named(scores: dict[str, float], split: str) -> str:
+    """Scores as a log line, e.g. "dev exact match 0.1000, dev F1 0.2000"."""
+    return ", ".join(f"{split} {name} {value:.4f}" for name, value in scores.items())
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convbert_edge.io_utils import atomic_write_text
+from convbert_edge.tasks import Task
 
 if TYPE_CHECKING:
     import torch
@@ -22,8 +23,12 @@ def write_model_card(
     split_sizes: dict[str, int],
     result: TrainResult,
     model: torch.nn.Module,
+    metric_description: str = "",
 ) -> Path:
-    """Write the card (Markdown) to path; every number in it comes from this run."""
+    """Write the card (Markdown) to path; every number in it comes from this run.
+
+    ``metric_description`` says how the dev metrics are computed (Objective.description).
+    """
     mc = model.config
     n_params = sum(p.numel() for p in model.parameters())
     weights = path.parent / "model.safetensors"
@@ -34,13 +39,30 @@ def write_model_card(
         for k, v in config.to_dict().items()
         if k not in ("out_dir", "cache_dir", "overwrite")
     )
+    names = list(result.best_dev_scores) or [result.metric]
     epochs = "\n".join(
-        f"| {e.epoch} | {e.steps} | {e.train_loss:.4f} | {e.dev_score:.4f} | {e.seconds:.1f} |"
+        f"| {e.epoch} | {e.steps} | {e.train_loss:.4f} | "
+        + " | ".join(f"{e.dev_scores.get(n, e.dev_score):.4f}" for n in names)
+        + f" | {e.seconds:.1f} |"
         for e in result.history
     )
-    test = "n/a" if result.test_score is None else f"{result.test_score:.4f}"
-    metric = result.metric
+    header = " | ".join(f"dev {n}" for n in names)
+    rule = " | ".join("---" for _ in names)
+    best = {n: result.best_dev_scores.get(n, result.best_dev_score) for n in names}
+    scores = ", ".join(f"dev {n} {v:.4f}" for n, v in best.items())
+    tests = result.test_scores or {}
+    scores += "".join(
+        f", test {n} n/a" if n not in tests else f", test {n} {tests[n]:.4f}" for n in names
+    )
     sizes = ", ".join(f"{k} {v}" for k, v in split_sizes.items())
+    if data.task is Task.QUESTION_ANSWERING:
+        shape = (
+            f"question + context pairs as windows of exactly {config.seq_len} tokens "
+            "(long contexts cut into overlapping windows; training keeps the windows "
+            "that hold the whole answer, dev scores all of them)"
+        )
+    else:
+        shape = f"inputs tokenized to exactly {config.seq_len} tokens (longer ones cut)"
     text = f"""# ConvBERT {data.task.value}: {data.name}
 
 A ConvBERT {data.task.value} model made by `convbert_edge.train`.
@@ -58,7 +80,7 @@ A ConvBERT {data.task.value} model made by `convbert_edge.train`.
 
 - {data.name} from {data.source}
 - fixed split of convbert_edge.data; examples used: {sizes}
-- inputs tokenized to exactly {config.seq_len} tokens (longer ones cut)
+- {shape}
 
 ## Recipe
 
@@ -72,11 +94,13 @@ batch of each epoch is dropped); the epoch with the best dev score is kept.
 
 ## Metrics
 
-| epoch | steps | train loss | dev {metric} | seconds |
-| --- | --- | --- | --- | --- |
+{metric_description}
+
+| epoch | steps | train loss | {header} | seconds |
+| --- | --- | --- | {rule} | --- |
 {epochs}
 
-Best epoch {result.best_epoch}: dev {metric} {result.best_dev_score:.4f}, test {metric} {test}.
+Best epoch {result.best_epoch} (by dev {result.metric}): {scores}.
 {result.steps} steps at {result.seconds_per_step:.3f} s per step.
 
 ## Reproduce

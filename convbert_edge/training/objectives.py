@@ -1,8 +1,10 @@
-"""Per task: which model, which loss, which dev metric. ``OBJECTIVES`` is keyed by Task.
+"""Per task: which model, which loss, which dev metrics. ``OBJECTIVES`` is keyed by Task.
 
 Sequence classification scores accuracy. Token classification scores entity-level
 micro F1 over BIO spans (CoNLL-2003's conlleval rule: a span is a B-X or a stray I-X
-followed by I-X of the same type), counted on each word's first piece.
+followed by I-X of the same type), counted on each word's first piece. Question
+answering scores SQuAD v1.1 exact match and F1 of the best span (training.qa); F1 picks
+the best epoch.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import torch.nn.functional as F
 
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import (
+    ConvBertForQuestionAnswering,
     ConvBertForSequenceClassification,
     ConvBertForTokenClassification,
     ConvBertPreTrainedModel,
 )
+from convbert_edge.training import qa
 from convbert_edge.training.data import IGNORE_INDEX, EncodedSplit
+
+Scores = dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -28,16 +34,31 @@ class Objective:
 
     Args:
         model_class: the torch_stack class to build or load.
-        metric: the dev score's name, as logs and the model card show it.
+        metric: the dev score that picks the best epoch, named as logs and the card show it.
         loss: (logits, labels) -> scalar loss.
         score: (predictions, labels, id2label) -> the metric, from arg-max predictions
-            and labels of one whole split (shapes as EncodedSplit.labels).
+            and labels of one whole split (shapes as EncodedSplit.labels); None where
+            the prediction is no arg-max (question answering searches spans).
+        scores: (logits, split, id2label) -> every dev metric by name, ``metric`` among
+            them, from the logits of one whole split.
+        description: how the metrics are computed, one sentence for the model card.
+        outputs: the model outputs that make ``logits``, stacked on a last axis when
+            there are several (question answering: start and end, (b, s, 2)).
     """
 
     model_class: type[ConvBertPreTrainedModel]
     metric: str
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    score: Callable[[torch.Tensor, torch.Tensor, dict[int, str]], float]
+    score: Callable[[torch.Tensor, torch.Tensor, dict[int, str]], float] | None
+    scores: Callable[[torch.Tensor, EncodedSplit, dict[int, str]], Scores]
+    description: str
+    outputs: tuple[str, ...] = ("logits",)
+
+    def logits(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The model's outputs as the one tensor loss and scores take."""
+        if len(self.outputs) == 1:
+            return outputs[self.outputs[0]]
+        return torch.stack([outputs[name] for name in self.outputs], dim=-1)
 
 
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor, id2label=None) -> float:
@@ -79,12 +100,59 @@ def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
 
 
+def span_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean of the start and the end cross-entropy over the sequence positions."""
+    # logits (b, s, 2) start/end, labels (b, 2) token positions
+    per_side = logits.transpose(1, 2).flatten(0, 1)  # (b * 2, s)
+    return F.cross_entropy(per_side, labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
+def squad_scores(logits: torch.Tensor, split: EncodedSplit, id2label=None) -> Scores:
+    """Exact match and F1 of the best spans (training.qa), from (n, s, 2) window logits."""
+    if split.qa is None:
+        raise ValueError("question answering scores need a split made by encode_questions")
+    values = logits.detach().float().numpy()  # (n, s, 2)
+    found = qa.score_logits(split.qa, values[..., 0], values[..., 1])
+    return {"exact match": found.exact_match, "F1": found.f1}
+
+
+def _argmax(metric: str, score) -> Callable[[torch.Tensor, EncodedSplit, dict], Scores]:
+    def scores(logits: torch.Tensor, split: EncodedSplit, id2label: dict[int, str]) -> Scores:
+        return {metric: score(logits.argmax(dim=-1), split.labels, id2label)}
+
+    return scores
+
+
 OBJECTIVES: dict[Task, Objective] = {
     Task.SEQUENCE_CLASSIFICATION: Objective(
-        ConvBertForSequenceClassification, "accuracy", F.cross_entropy, accuracy
+        ConvBertForSequenceClassification,
+        "accuracy",
+        F.cross_entropy,
+        accuracy,
+        _argmax("accuracy", accuracy),
+        "accuracy: share of examples whose arg-max label is the gold label.",
     ),
     Task.TOKEN_CLASSIFICATION: Objective(
-        ConvBertForTokenClassification, "entity F1", token_loss, entity_f1
+        ConvBertForTokenClassification,
+        "entity F1",
+        token_loss,
+        entity_f1,
+        _argmax("entity F1", entity_f1),
+        "entity F1: micro F1 of exact (type, first word, last word) entity spans, read "
+        "from the arg-max BIO tag of each word's first piece by conlleval's rule.",
+    ),
+    Task.QUESTION_ANSWERING: Objective(
+        ConvBertForQuestionAnswering,
+        "F1",
+        span_loss,
+        None,
+        squad_scores,
+        "exact match and F1 as SQuAD v1.1's evaluate-v1.1.py computes them (answers "
+        "lower-cased, without punctuation, articles and extra spaces; best over the gold "
+        "answers; F1 over words; fractions, not percent), of the best span of at most "
+        f"{qa.MAX_ANSWER_TOKENS} context tokens (start logit + end logit) over all windows "
+        "of a question, cut from the context by the tokens' character offsets.",
+        outputs=("start_logits", "end_logits"),
     ),
 }
 
@@ -96,13 +164,13 @@ def evaluate(
     objective: Objective,
     id2label: dict[int, str],
     batch_size: int,
-) -> float:
-    """The objective's metric of model on a split (eval mode, no dropout)."""
+) -> Scores:
+    """Every dev metric of the objective for model on a split (eval mode, no dropout)."""
     model.eval()
-    predictions = []
+    logits = []
     for start in range(0, len(split), batch_size):
         ids, mask, types, _ = split.batch(torch.arange(start, min(start + batch_size, len(split))))
-        predictions.append(model(ids, mask, types)["logits"].argmax(dim=-1))  # (b,) or (b, s)
-    if not predictions:
-        return 0.0
-    return objective.score(torch.cat(predictions), split.labels, id2label)
+        logits.append(objective.logits(model(ids, mask, types)))  # (b, ...) as the labels
+    if not logits:
+        return {}
+    return objective.scores(torch.cat(logits), split, id2label)
