@@ -8,11 +8,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
+# The report's peer paths (the [peers] extra: litert-torch and its dependencies) are
+# installed pinned and with --no-deps: resolving them would downgrade typing-extensions
+# below what executorch needs (docs/report.md).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['peers']))" \
+		| xargs $(BIN)/python -m pip install -q --no-deps
 	touch $(STAMP)
 
 # The main job: export the default model to full-int8 TFLite and ExecuTorch; each
