@@ -111,7 +111,8 @@ SUPPORTED: dict[Target, tuple[Quantization, ...]] = {
 }
 
 
-def _task_of(config: ConvBertConfig) -> Task:
+def task_of(config: ConvBertConfig) -> Task:
+    """The head a checkpoint was saved with (its config's architectures), else the base model."""
     for arch in config.extra.get("architectures") or ():
         if arch in _ARCHITECTURE_TASKS:
             return _ARCHITECTURE_TASKS[arch]
@@ -175,7 +176,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             model_dir = resolve_model_dir(o.model)
             model_name = Path(str(o.model).rstrip("/")).name
         config = ConvBertConfig.from_pretrained(model_dir)
-        task = o.task or _task_of(config)
+        task = o.task or task_of(config)
         log(
             f"      {model_dir} · task {task.value} · {config.num_hidden_layers} layers, "
             f"hidden {config.hidden_size}"

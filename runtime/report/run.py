@@ -253,14 +253,14 @@ def measure_model(
     from convbert_edge.checkpoint import resolve_model_dir
     from convbert_edge.config import ConvBertConfig
     from convbert_edge.default_model import DEFAULT_NAME, default_checkpoint
-    from convbert_edge.exporters.pipeline import _task_of
+    from convbert_edge.exporters.pipeline import task_of
 
     if model is None:
         model_dir, model_name = default_checkpoint(options.cache_dir), DEFAULT_NAME
     else:
         model_dir, model_name = Path(resolve_model_dir(model)), Path(str(model).rstrip("/")).name
     config = ConvBertConfig.from_pretrained(model_dir)
-    task = options.task or _task_of(config).value
+    task = options.task or task_of(config).value
     log(
         f"== {title}: {model_dir} · {task} · {config.num_hidden_layers} layers, "
         f"hidden {config.hidden_size}"
