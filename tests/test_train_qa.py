@@ -163,11 +163,13 @@ def test_best_span_is_taken_over_all_windows_of_a_question(tok):
     assert len(rows_a) > 1 and features.example_index.tolist()[-1] == 1
     start = np.zeros((len(features), 16), np.float32)
     end = np.zeros_like(start)
-    for score, row in ((3.0, rows_a[0]), (5.0, rows_a[-1])):
-        start[row, 5] = end[row, 6] = score  # first two context tokens of that window
+    # The first two context tokens of a window, after [CLS] who won ? [SEP].
+    for score, row in ((3.0, rows_a[0]), (5.0, rows_a[1]), (4.0, rows_a[-1])):
+        start[row, 5] = end[row, 6] = score
     answers = best_answers(features, start, end)
-    last_window = _window_tokens(tok, features, rows_a[-1])[5:7]  # after [CLS] who won ? [SEP]
-    assert answers[0] == " ".join(last_window) and answers[0] != "alpha beta"
+    second_window = _window_tokens(tok, features, rows_a[1])[5:7]
+    assert answers[0] == " ".join(second_window) and answers[0] != "alpha beta"
+    assert len(rows_a) > 2 and _window_tokens(tok, features, rows_a[-1])[5:7] != second_window
 
 
 # ----------------------------------------------------------------- SQuAD metrics

@@ -1,8 +1,10 @@
 """Extractive question answering (SQuAD v1.1): questions in as windows, answers out as EM/F1.
 
-numpy only, no torch: ``runtime.evaluate`` scores exported artifacts with the same code
-that scores training. One question becomes one or more batch-1 model calls; their start
-and end logits become one answer text per question, scored against the gold answers:
+The code here uses numpy, not torch (though importing it runs convbert_edge.training's
+``__init__``, which does import torch): ``runtime.evaluate`` scores exported artifacts
+with the same code that scores training. One question becomes one or more batch-1
+model calls; their start and end logits become one answer text per question, scored
+against the gold answers:
 
     features = build_qa_features(examples, tokenizer, seq_len=192)
     starts, ends = [], []
@@ -15,12 +17,12 @@ and end logits become one answer text per question, scored against the gold answ
 Windows: ``[CLS] question [SEP] context window [SEP] [PAD]...``, exactly seq_len tokens,
 token_type_ids 0 up to the first [SEP] and 1 after it. The question keeps at most
 ``max_question_tokens`` pieces (and never more than half the room); a context longer than
-the room left is cut into windows that overlap by ``overlap`` tokens, so an answer up to
-that long lies whole in at least one of them. Every window of a dev question is scored
-and the best span over all of them is the answer; training keeps only the windows that
-hold the whole answer (``training.data.encode``): v1.1 questions always have an answer
-and the span search never looks outside the context, so a "no answer" target would
-teach the model something it is never asked.
+the room left is cut into windows that overlap by ``overlap`` tokens (at most half the
+room), so an answer up to that long lies whole in at least one of them. Every window of
+a dev question is scored and the best span over all of them is the answer; training
+keeps only the windows that hold the whole answer (``training.data.encode``): v1.1
+questions always have an answer and the span search never looks outside the context,
+so a "no answer" target would teach the model something it is never asked.
 
 Character offsets: the context is split into words as BERT tokenizers split it
 (``tokenizers``' BertPreTokenizer: whitespace and punctuation) and the tokenizer's own
@@ -92,7 +94,8 @@ class QaFeatures:
         return int(self.input_ids.shape[1])
 
     def select(self, rows: np.ndarray) -> QaFeatures:
-        """These windows only (the examples stay, so example_index keeps its meaning)."""
+        """These windows only (all examples stay, so example_index keeps its meaning;
+        a question may then have no window)."""
         return QaFeatures(
             self.examples,
             self.input_ids[rows],
@@ -173,7 +176,8 @@ def build_qa_features(
         tokenizer: a ConvBertTokenizerFast or ConvBertTokenizer (any tokenizer with
             tokenize, convert_tokens_to_ids and the cls/sep/pad/unk tokens works).
         seq_len: the static sequence length of the model.
-        overlap: context tokens shared by consecutive windows of a long context.
+        overlap: context tokens shared by consecutive windows of a long context (at
+            most half the room for the context, so that windows advance).
         max_question_tokens: longer questions are cut to this many pieces.
     """
     if seq_len < 8:
