@@ -21,8 +21,15 @@ import numpy as np
 
 from convbert_edge.errors import ConfigError
 from convbert_edge.tasks import INPUT_NAMES, Task
-from convbert_edge.training.data import IGNORE_INDEX, TRAINING_DATA, encode
+from convbert_edge.training.data import IGNORE_INDEX, TRAINING_DATA, encode, squad_dev_subset
 from convbert_edge.training.objectives import OBJECTIVES
+from convbert_edge.training.qa import (
+    QaFeatures,
+    best_answers,
+    build_qa_features,
+    model_calls,
+    squad_scores,
+)
 
 Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -39,6 +46,8 @@ class EvalSet:
             last call is filled up with copies of its last row, which are not scored.
         labels: (n,) per sequence, or (n, seq_len) per token with IGNORE_INDEX.
         id2label: label names, for metrics that need them (BIO spans).
+        qa: question answering's windows (calls are one per window, labels one per
+            question); None for the other tasks.
     """
 
     name: str
@@ -47,6 +56,7 @@ class EvalSet:
     calls: list[dict[str, np.ndarray]]
     labels: np.ndarray
     id2label: dict[int, str] = field(default_factory=dict)
+    qa: QaFeatures | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -54,13 +64,15 @@ class EvalSet:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """The score of one run on an EvalSet, and its predictions (same shape as labels)."""
+    """The score of one run on an EvalSet, and its predictions (same shape as labels;
+    answer strings for question answering)."""
 
     name: str
     metric: str
     score: float
     predictions: np.ndarray
     scored: np.ndarray  # bool, shape of predictions: which entries the metric counts
+    extra: dict[str, float] = field(default_factory=dict)  # other metrics (QA: F1)
 
 
 # The output whose arg-max is the prediction, per task.
@@ -70,6 +82,7 @@ _DATASET_TASKS = {
     "movie_reviews": Task.SEQUENCE_CLASSIFICATION,
     "bbc_news": Task.SEQUENCE_CLASSIFICATION,
     "wnut16": Task.TOKEN_CLASSIFICATION,
+    "squad": Task.QUESTION_ANSWERING,
 }
 
 
@@ -97,6 +110,8 @@ def eval_set(
         )
     if split not in ("test", "dev"):
         raise ConfigError(f"split must be 'test' or 'dev', not {split!r}")
+    if _DATASET_TASKS[dataset] is Task.QUESTION_ANSWERING:
+        return _squad_set(tokenizer, seq_len, batch, limit, cache_dir)
     data = TRAINING_DATA[dataset](cache_dir)
     held_out = getattr(data, split) or data.dev
     name = f"{dataset}/{split if getattr(data, split) is not None else 'dev'}"
@@ -118,8 +133,21 @@ def eval_set(
     return EvalSet(name, task, metric, calls, encoded.labels.numpy(), dict(data.id2label))
 
 
+def _squad_set(tokenizer, seq_len, batch, limit, cache_dir) -> EvalSet:
+    """SQuAD's dev subset (training.data.squad_dev_subset) as windows of seq_len tokens."""
+    if batch != 1:
+        raise ConfigError("question answering is scored at batch 1 (one window a call)")
+    examples = squad_dev_subset(cache_dir)[:limit]
+    features = build_qa_features(examples, tokenizer, seq_len)
+    calls = list(model_calls(features))
+    labels = np.arange(len(examples))  # one entry per question; the answers are in qa
+    return EvalSet("squad/dev", Task.QUESTION_ANSWERING, "exact match", calls, labels, qa=features)
+
+
 def evaluate(run: Run, data: EvalSet, log: Callable[[str], None] | None = None) -> EvalResult:
-    """Run every call of ``data`` and score the arg-max predictions."""
+    """Run every call of ``data`` and score the arg-max predictions (QA: best spans)."""
+    if data.qa is not None:
+        return _evaluate_qa(run, data, log)
     output = _LOGITS[data.task]
     rows = []
     for i, call in enumerate(data.calls):
@@ -137,8 +165,30 @@ def evaluate(run: Run, data: EvalSet, log: Callable[[str], None] | None = None) 
     )
 
 
+def _evaluate_qa(run: Run, data: EvalSet, log) -> EvalResult:
+    starts, ends = [], []
+    for i, call in enumerate(data.calls):
+        out = run(call)
+        starts.append(np.asarray(out["start_logits"]))  # (1, seq)
+        ends.append(np.asarray(out["end_logits"]))
+        if log is not None and (i + 1) % 250 == 0:
+            log(f"      scored {i + 1}/{len(data.calls)} windows")
+    answers = best_answers(data.qa, starts, ends)
+    scores = squad_scores(data.qa.examples, answers)
+    predictions = np.array(answers, dtype=object)
+    return EvalResult(
+        data.name,
+        data.metric,
+        scores.exact_match,
+        predictions,
+        scored=np.ones(len(answers), bool),
+        extra={"f1": scores.f1},
+    )
+
+
 def agreement(a: EvalResult, b: EvalResult) -> float:
-    """Share of scored predictions (examples, or labelled tokens) on which a and b agree."""
+    """Share of scored predictions (examples, labelled tokens, or QA answer strings) on
+    which a and b agree."""
     if a.predictions.shape != b.predictions.shape or a.name != b.name:
         raise ValueError(
             f"results of different sets: {a.name} {a.predictions.shape} vs "

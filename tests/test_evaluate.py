@@ -112,3 +112,32 @@ def test_eager_runner_on_real_reviews_matches_a_direct_forward():
         direct = model(ids, mask, torch.zeros_like(ids))["logits"].argmax(-1).numpy()
     assert np.array_equal(result.predictions, direct)
     assert result.score == pytest.approx(float((direct == data.labels).mean()))
+
+
+@pytest.mark.slow
+def test_question_answering_scores_answer_strings_from_window_logits():
+    """Logits on the gold answer give EM near 1; agreement compares the answer strings."""
+    tokenizer = ConvBertTokenizerFast.from_pretrained(None)
+    data = eval_set("squad", tokenizer, 128, limit=40)
+    assert data.name == "squad/dev" and len(data) == 40 and len(data.calls) >= 40
+    gold = data.qa.answer_positions  # (windows, 2), NO_ANSWER where the window lacks it
+    window = iter(range(len(data.calls)))
+
+    def oracle(call):
+        start, end = np.zeros((1, 128), np.float32), np.zeros((1, 128), np.float32)
+        first, last = gold[next(window)]
+        if first >= 0:
+            start[0, first] = end[0, last] = 10.0
+        return {"start_logits": start, "end_logits": end}
+
+    right = evaluate(oracle, data)
+    assert right.score >= 0.95 and right.extra["f1"] >= right.score
+    blind = evaluate(
+        lambda call: {
+            "start_logits": np.zeros((1, 128), np.float32),
+            "end_logits": np.zeros((1, 128), np.float32),
+        },
+        data,
+    )
+    assert blind.score < 0.2
+    assert agreement(right, right) == 1.0 and agreement(right, blind) < 0.2
