@@ -11,14 +11,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
+
+if TYPE_CHECKING:
+    from convbert_edge.quantize.torch_qat import QatConfig
 
 # Edge-dialect ops that do the model's arithmetic; every one must sit inside a delegate.
 COMPUTE_OPS = ("linear", "addmm", "mm", "bmm", "matmul", "convolution")
@@ -124,19 +128,44 @@ def export_pte(
         )
     model = model.eval()
     example = _to_tuple(example)
-    embedding_note = []
-    if recipe.is_quantized:
-        model = copy.deepcopy(model)
-        swapped = quantize_word_embeddings(model)
-        embedding_note = [
-            {
-                "op": f"embedding lookup ({name})",
-                "reason": "int8 table with per-row scales, looked up by the portable embedding op "
-                "(XNNPACK has no embedding kernel)",
-            }
-            for name in swapped
-        ]
-        model = quantize_pt2e(model, example, recipe, calibration)
+    if not recipe.is_quantized:
+        return _lower_checked(model, example, recipe, [])
+    model = copy.deepcopy(model)
+    swapped = quantize_word_embeddings(model)
+    model = quantize_pt2e(model, example, recipe, calibration)
+    return _lower_checked(model, example, recipe, swapped)
+
+
+def export_pte_qat(
+    model: torch.nn.Module,
+    example: dict[str, torch.Tensor] | tuple,
+    recipe: Recipe,
+    train_calls: Sequence,
+    config: QatConfig,
+    log: Callable[[str], None] = print,
+) -> PteResult:
+    """Static int8 by quantization-aware training (quantize.torch_qat), then as export_pte.
+
+    ``train_calls`` are unlabelled calls at the example's shape (tokenized texts, as for
+    calibration); the fp32 model is the teacher. Same checks and float_ops as export_pte.
+    """
+    from convbert_edge.quantize.torch_qat import qat_quantize
+
+    if recipe.quantization != "int8":
+        raise ExportError(f"QAT makes static int8 artifacts; recipe {recipe.quantization!r} is not")
+    example = _to_tuple(example)
+    qat = qat_quantize(
+        model.eval(), example, recipe, [_to_tuple(c) for c in train_calls], config, log
+    )
+    log(f"      QAT: {config.steps} steps in {qat.seconds:.0f} s")
+    return _lower_checked(qat.model, example, recipe, qat.swapped)
+
+
+def _lower_checked(
+    model: torch.nn.Module, example: tuple, recipe: Recipe, swapped: list[str]
+) -> PteResult:
+    """Lower a float or converted PT2E graph; refuse compute left outside XNNPACK; note
+    what stays float."""
     linears = linear_report(model) if recipe.is_quantized else Counter()
     result = lower_to_pte(model, example)
     result.linears = linears
@@ -144,7 +173,14 @@ def export_pte(
     if left:
         raise ExportError(f"XNNPACK did not take these compute ops: {left}")
     if recipe.is_quantized:
-        result.float_ops = embedding_note + [
+        result.float_ops = [
+            {
+                "op": f"embedding lookup ({name})",
+                "reason": "int8 table with per-row scales, looked up by the portable embedding op "
+                "(XNNPACK has no embedding kernel)",
+            }
+            for name in swapped
+        ] + [
             {
                 "op": "layer_norm, gelu, softmax",
                 "reason": "the XNNPACK quantizer annotates linear, conv, add, mul and cat only",

@@ -1,0 +1,307 @@
+"""Quantization-aware training (PT2E) of the PyTorch stack by self-distillation.
+
+The fp32 model is its own teacher: the student is a copy of it, captured with torch.export
+at the export shape and prepared for QAT by the XNNPACK quantizer, and it learns to give
+the teacher's outputs through int8 fake quantization. No labels are needed, every head
+works, and the objective is the thing an int8 artifact is judged by: agreement with fp32.
+
+A straight line of stages: copy with the int8 word table (as export_pte stores it) ->
+torch.export -> prepare_qat_pt2e -> calibrate (observe, no update) -> train (AdamW, linear
+decay, gradient accumulation; observers frozen for the last part) -> convert_pt2e. The
+result is lowered like any PT2E graph (exporters.executorch.export_pte_qat).
+
+Dropout stays off in the student. torchao's move_exported_model_to_train rewrites every
+dropout of the graph to ``dropout(p=0.5, train=True)`` (its pattern match ignores the
+literal p), and distillation wants the student to see what the teacher sees anyway. The
+fake-quant modules do not read ``training``: they observe while their observer is
+enabled and fake-quantize while fake quant is enabled, so nothing needs train mode.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from convbert_edge.errors import ExportError
+from convbert_edge.quantize.recipes import Recipe
+from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
+
+# Outputs that are distributions over their last axis: matched by KL divergence.
+DISTRIBUTION_OUTPUTS = ("logits", "start_logits", "end_logits", "prediction_logits")
+# Outputs that are feature vectors: matched by mean squared error.
+FEATURE_OUTPUTS = ("last_hidden_state",)
+ACTIVATION_RANGES = ("minmax", "moving-average")
+
+
+@dataclass(frozen=True)
+class QatConfig:
+    """How long and how hard the student trains.
+
+    Args:
+        steps: optimizer steps.
+        lr: AdamW's peak learning rate, decayed linearly to 0 over ``steps``.
+        accumulate: calls per optimizer step; the graph has the static export batch
+            (typically 1), so a larger batch is emulated by summing gradients.
+        calibration_calls: calls observed before training, without updates, so that
+            training starts from ranges like post-training quantization's.
+        freeze_observers: fraction of the steps after which every range (activations
+            and weights) stops moving, so the last updates see the ranges convert uses;
+            1.0 never freezes, 0.0 freezes right after calibration.
+        activation_ranges: "minmax" (the observed extremes, as export_pte's recipe) or
+            "moving-average" (torchao's QAT default, an average of per-call extremes).
+        temperature: softmax temperature of the KL terms.
+        mse_weight: weight of an extra MSE term on distribution outputs (0 for none).
+        weight_decay: AdamW's decoupled decay (0 keeps the student near the teacher
+            only through the loss).
+        log_every: optimizer steps between progress lines.
+        seed: order in which the calls are visited.
+
+    Example:
+        >>> QatConfig(steps=300, lr=2e-5, accumulate=8).calls_needed
+        2400
+    """
+
+    steps: int
+    lr: float = 2e-5
+    accumulate: int = 8
+    calibration_calls: int = 32
+    freeze_observers: float = 0.75
+    activation_ranges: str = "minmax"
+    temperature: float = 1.0
+    mse_weight: float = 0.0
+    weight_decay: float = 0.0
+    log_every: int = 25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "accumulate", "log_every"):
+            if getattr(self, name) < 1:
+                raise ExportError(f"QAT {name} must be at least 1, got {getattr(self, name)}")
+        if self.calibration_calls < 0:
+            raise ExportError(f"QAT calibration_calls must be >= 0, got {self.calibration_calls}")
+        if not self.lr > 0 or not self.temperature > 0 or self.mse_weight < 0:
+            raise ExportError(
+                f"QAT needs lr > 0, temperature > 0 and mse_weight >= 0; got lr {self.lr}, "
+                f"temperature {self.temperature}, mse_weight {self.mse_weight}"
+            )
+        if not 0.0 <= self.freeze_observers <= 1.0:
+            raise ExportError(
+                f"QAT freeze_observers is a fraction in [0, 1], got {self.freeze_observers}"
+            )
+        if self.activation_ranges not in ACTIVATION_RANGES:
+            raise ExportError(
+                f"QAT activation_ranges {self.activation_ranges!r}: "
+                f"choose one of {ACTIVATION_RANGES}"
+            )
+
+    @property
+    def calls_needed(self) -> int:
+        """Training calls visited (the given calls are cycled through as often as needed)."""
+        return self.steps * self.accumulate
+
+
+@dataclass
+class QatResult:
+    """The converted graph (ready for lower_to_pte) and how training went."""
+
+    model: torch.fx.GraphModule
+    swapped: list[str]  # word-embedding tables stored as int8 (frozen during training)
+    losses: list[float] = field(default_factory=list)  # mean loss of each optimizer step
+    seconds: float = 0.0
+
+
+def distillation_loss(
+    student: dict[str, torch.Tensor],
+    teacher: dict[str, torch.Tensor],
+    attention_mask: torch.Tensor,
+    temperature: float = 1.0,
+    mse_weight: float = 0.0,
+) -> torch.Tensor:
+    """Sum over outputs of KL(teacher || student) for distributions, MSE for features.
+
+    Per-token outputs (whose leading axes are the attention mask's) are averaged over
+    real tokens only: at seq 128 most positions of a short text are padding, and matching
+    the teacher there would be most of the loss and none of the use.
+    """
+    if set(student) != set(teacher):
+        raise ExportError(
+            f"student outputs {sorted(student)} differ from teacher's {sorted(teacher)}"
+        )
+    total = student[next(iter(student))].new_zeros(())
+    for name, s in student.items():
+        t = teacher[name].detach()
+        if name in DISTRIBUTION_OUTPUTS:
+            log_p = F.log_softmax(t / temperature, dim=-1)
+            log_q = F.log_softmax(s / temperature, dim=-1)
+            per_row = (log_p.exp() * (log_p - log_q)).sum(-1) * temperature**2  # (...)
+            if mse_weight:
+                per_row = per_row + mse_weight * (s - t).pow(2).mean(-1)
+        elif name in FEATURE_OUTPUTS:
+            per_row = (s - t).pow(2).mean(-1)  # (...)
+        else:
+            raise ExportError(
+                f"no distillation loss for output {name!r}; known outputs: "
+                f"{DISTRIBUTION_OUTPUTS + FEATURE_OUTPUTS}"
+            )
+        if per_row.shape == attention_mask.shape:
+            weights = attention_mask.to(per_row.dtype)
+            total = total + (per_row * weights).sum() / weights.sum().clamp_min(1.0)
+        else:
+            total = total + per_row.mean()
+    return total
+
+
+def qat_quantization_config(recipe: Recipe, activation_ranges: str = "minmax"):
+    """The XNNPACK quantizer's QAT config for ``recipe``: fake-quant weights and activations.
+
+    Weights get a plain FakeQuantize over a min/max observer instead of the quantizer's
+    fused moving-average one: the fused op's ``scale`` (what training sees) drifts from
+    its observer's ``calculate_qparams()`` (what convert_pt2e uses), measured 0.0029 vs
+    0.0030 on a tiny model, so the converted graph was not the graph that was trained.
+    """
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e import FakeQuantize, MinMaxObserver, PerChannelMinMaxObserver
+
+    per_channel = recipe.granularity == "per-channel"
+    config = get_symmetric_quantization_config(is_per_channel=per_channel, is_qat=True)
+    weight = dataclasses.replace(
+        config.weight,
+        observer_or_fake_quant_ctr=FakeQuantize.with_args(
+            observer=PerChannelMinMaxObserver if per_channel else MinMaxObserver, eps=2**-12
+        ),
+    )
+    config = dataclasses.replace(config, weight=weight)
+    if activation_ranges == "minmax":
+        act = dataclasses.replace(
+            config.input_activation,
+            observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=MinMaxObserver, eps=2**-12),
+        )
+        config = dataclasses.replace(config, input_activation=act, output_activation=act)
+    return config
+
+
+def check_calls(example: tuple, calls: Sequence[tuple], what: str = "training") -> None:
+    """Every call must be (input_ids, attention_mask, token_type_ids) at the example's shape."""
+    if len(calls) == 0:
+        raise ExportError(
+            f"QAT needs {what} calls (tokenized texts at the export shape); none were given"
+        )
+    want = [(tuple(x.shape), x.dtype) for x in example]
+    for i, call in enumerate(calls):
+        got = [(tuple(x.shape), x.dtype) for x in call]
+        if got != want:
+            raise ExportError(
+                f"{what} call {i} has inputs {got}, the export shape is {want}: the QAT graph is "
+                "captured at the static export shape, so tokenize training texts with the same "
+                "batch and seq_len (and dtype) as the example"
+            )
+
+
+def qat_quantize(
+    model: torch.nn.Module,
+    example: tuple,
+    recipe: Recipe,
+    train_calls: Sequence[tuple],
+    config: QatConfig,
+    log: Callable[[str], None] = print,
+) -> QatResult:
+    """Quantization-aware training of a copy of ``model`` against ``model`` itself.
+
+    Args:
+        model: the fp32 model (the teacher; left unchanged).
+        example: (input_ids, attention_mask, token_type_ids) at the export shape.
+        recipe: a static int8 recipe (its granularity sets the weight scales).
+        train_calls: unlabelled calls like ``example``; the first ``calibration_calls``
+            calibrate, then all are visited in a seeded random order, cycling as needed.
+        config: steps, learning rate and the rest (QatConfig).
+        log: receives progress lines.
+
+    Returns:
+        QatResult whose ``model`` is the converted graph, ready for lower_to_pte.
+    """
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
+    from torchao.quantization.pt2e import disable_observer, move_exported_model_to_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
+
+    if recipe.activations != "static" or recipe.activation_bits != 8:
+        raise ExportError(
+            f"QAT trains for static int8 activations; recipe {recipe.quantization!r} has "
+            f"{recipe.activations} {recipe.activation_bits}-bit activations"
+        )
+    example = tuple(example)
+    calls = [tuple(c) for c in train_calls]
+    check_calls(example, calls)
+    start = time.perf_counter()
+
+    teacher = model.eval()
+    student = copy.deepcopy(teacher)
+    swapped = quantize_word_embeddings(student)
+    graph = torch.export.export(student, example, strict=True).module()
+    quantizer = XNNPACKQuantizer().set_global(
+        qat_quantization_config(recipe, config.activation_ranges)
+    )
+    prepared = prepare_qat_pt2e(graph, quantizer)
+
+    with torch.no_grad():
+        for call in calls[: config.calibration_calls]:
+            prepared(*call)
+    log(f"      QAT: calibrated on {min(len(calls), config.calibration_calls)} calls")
+    if config.freeze_observers == 0.0:
+        prepared.apply(disable_observer)
+
+    params = [p for p in prepared.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / config.steps)
+    order = _visit_order(len(calls), config.calls_needed, config.seed)
+    freeze_at = math.ceil(config.freeze_observers * config.steps)
+    losses: list[float] = []
+    tick = time.perf_counter()
+    for step in range(config.steps):
+        if step == freeze_at and step > 0:
+            prepared.apply(disable_observer)
+            log(f"      QAT: ranges frozen from step {step + 1}")
+        total = 0.0
+        for i in order[step * config.accumulate : (step + 1) * config.accumulate]:
+            call = calls[i]
+            with torch.no_grad():
+                target = teacher(*call)
+            loss = distillation_loss(
+                prepared(*call), target, call[1], config.temperature, config.mse_weight
+            )
+            (loss / config.accumulate).backward()
+            total += float(loss.detach())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        schedule.step()
+        losses.append(total / config.accumulate)
+        if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+            rate = (step + 1) / (time.perf_counter() - tick)
+            recent = losses[-config.log_every :]
+            log(
+                f"      QAT step {step + 1}/{config.steps} · loss {sum(recent) / len(recent):.4g}"
+                f" · {rate:.2f} steps/s · {(config.steps - step - 1) / rate:.0f} s left"
+            )
+
+    move_exported_model_to_eval(prepared)  # no-op for dropout left in eval; kept for torchao
+    with torch.no_grad():
+        converted = convert_pt2e(prepared)
+    return QatResult(converted, swapped, losses, time.perf_counter() - start)
+
+
+def _visit_order(n_calls: int, n_visits: int, seed: int) -> list[int]:
+    """Seeded epochs over the calls: each epoch a fresh permutation, cut to ``n_visits``."""
+    generator = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    while len(order) < n_visits:
+        order.extend(torch.randperm(n_calls, generator=generator).tolist())
+    return order[:n_visits]
