@@ -1,0 +1,162 @@
+"""PT2E quantization-aware training (quantize.torch_qat, exporters.executorch.export_pte_qat).
+
+Tiny sequence classifier (2 layers, hidden 64, seq 16). The fake-quant graph is slow on
+many threads of a busy machine (per-op overhead dominates at this size), so the tests
+run torch on one thread.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch_helpers import make_inputs, sharpen, tiny_config
+
+from convbert_edge.errors import ExportError
+from convbert_edge.exporters.executorch import export_pte_qat, quantize_pt2e
+from convbert_edge.quantize.recipes import dynamic_int8, full_int8, recipe_for
+from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
+from convbert_edge.quantize.torch_qat import QatConfig, distillation_loss, qat_quantize
+from convbert_edge.tasks import Task
+from convbert_edge.torch_stack import MODEL_CLASSES
+
+SEQ = 16
+LABELS = 5
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_classifier() -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = tiny_config(id2label={i: str(i) for i in range(LABELS)})
+    return sharpen(MODEL_CLASSES[Task.SEQUENCE_CLASSIFICATION](config)).eval()
+
+
+def calls(n: int, first_seed: int, batch: int = 1) -> list[tuple[torch.Tensor, ...]]:
+    return [make_inputs((batch, SEQ), 128, seed=first_seed + i) for i in range(n)]
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def mean_kl(model, graph, held) -> float:
+    with torch.no_grad():
+        return sum(float(distillation_loss(graph(*c), model(*c), c[1])) for c in held) / len(held)
+
+
+def test_qat_lowers_to_a_pte_that_runs(tmp_path):
+    from executorch.runtime import Runtime
+
+    from convbert_edge.runtime.metrics import compare_output
+    from convbert_edge.runtime.tolerances import tolerance_for
+
+    model = tiny_classifier()
+    train = calls(4, first_seed=0)
+    config = QatConfig(steps=2, accumulate=2, calibration_calls=4, freeze_observers=0.5)
+    result = export_pte_qat(model, train[0], full_int8(4), train, config, log=quiet)
+
+    assert result.linears["quantized"] > 0 and result.linears["float"] == 0, result.linears
+    assert result.delegated_calls >= 1
+    assert any("word_embeddings" in note["op"] for note in result.float_ops), result.float_ops
+    path = tmp_path / "qat.pte"
+    path.write_bytes(result.program)
+    method = Runtime.get().load_program(path).load_method("forward")
+    tolerance = tolerance_for("executorch", "int8")
+    for call in calls(4, first_seed=100):
+        got = method.execute(list(call))[0].numpy()
+        with torch.no_grad():
+            want = model(*call)["logits"].numpy()
+        assert got.shape == want.shape
+        metrics = compare_output("logits", want, got)
+        assert tolerance.failures(metrics) == [], metrics
+
+
+def test_qat_leaves_the_teacher_alone_and_trains_without_dropout():
+    model = tiny_classifier()
+    before = copy.deepcopy(model.state_dict())
+    train = calls(4, first_seed=0)
+    config = QatConfig(steps=2, accumulate=2, calibration_calls=2)
+    first = qat_quantize(model, train[0], full_int8(4), train, config, log=quiet)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.training
+    # With any dropout active (torchao's move_exported_model_to_train would turn on
+    # every dropout at p=0.5) two runs from different RNG states would lose differently.
+    torch.manual_seed(123)
+    second = qat_quantize(model, train[0], full_int8(4), train, config, log=quiet)
+    assert first.losses == second.losses
+    dropouts = [n for n in first.model.graph.nodes if "dropout" in str(n.target)]
+    assert dropouts and all(n.args[2] is False for n in dropouts), dropouts
+
+
+def test_distillation_loss_decreases_on_fixed_calls():
+    # Every step visits the same four calls, and the ranges are frozen after calibration,
+    # so each step's loss is the same objective at successive weights.
+    model = tiny_classifier()
+    train = calls(4, first_seed=0)
+    config = QatConfig(steps=30, lr=3e-5, accumulate=4, calibration_calls=4, freeze_observers=0.0)
+    losses = qat_quantize(model, train[0], full_int8(4), train, config, log=quiet).losses
+    assert len(losses) == 30
+    assert sum(losses[-5:]) / 5 < 0.7 * losses[0], losses
+
+
+def test_no_training_calls_is_an_error():
+    model = tiny_classifier()
+    example = calls(1, first_seed=0)[0]
+    with pytest.raises(ExportError, match="none were given"):
+        export_pte_qat(model, example, full_int8(4), [], QatConfig(steps=1), log=quiet)
+
+
+def test_calls_of_another_shape_are_an_error():
+    model = tiny_classifier()
+    example = calls(1, first_seed=0)[0]
+    longer = make_inputs((1, 2 * SEQ), 128, seed=1)
+    with pytest.raises(ExportError, match=r"call 1 has inputs .*export shape"):
+        qat_quantize(model, example, full_int8(4), [example, longer], QatConfig(steps=1), quiet)
+    batched = calls(1, first_seed=2, batch=2)[0]
+    with pytest.raises(ExportError, match="call 0 has inputs"):
+        qat_quantize(model, example, full_int8(4), [batched], QatConfig(steps=1), quiet)
+
+
+@pytest.mark.parametrize("field", ["steps", "accumulate"])
+def test_fewer_than_one_step_is_an_error(field):
+    with pytest.raises(ExportError, match=f"{field} must be at least 1"):
+        QatConfig(**{"steps": 1, field: 0})
+
+
+def test_qat_refuses_recipes_without_static_int8():
+    model = tiny_classifier()
+    example = calls(1, first_seed=0)[0]
+    with pytest.raises(ExportError, match="static int8"):
+        export_pte_qat(model, example, dynamic_int8(), [example], QatConfig(steps=1), quiet)
+
+
+def test_qat_beats_ptq_on_held_out_calls_where_rounding_matters():
+    # Per-tensor weight scales with one outlier output channel per linear (trained
+    # transformers have such channels): every other channel gets a few int8 levels, an
+    # error that is the same for every input, which QAT can learn to round around and
+    # post-training quantization cannot. Same model, recipe and calibration calls for
+    # both; judged on calls neither saw. Measured: held-out KL 0.627 (PTQ), 0.294 (QAT).
+    model = tiny_classifier()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight[0] *= 10.0
+    recipe = recipe_for("int8", calibration_samples=16, granularity="per-tensor")
+    train, held = calls(16, first_seed=0, batch=8), calls(8, first_seed=1000, batch=8)
+
+    ptq_model = copy.deepcopy(model)
+    quantize_word_embeddings(ptq_model)
+    ptq = quantize_pt2e(ptq_model, train[0], recipe, train)
+    config = QatConfig(steps=40, lr=3e-4, accumulate=2, calibration_calls=16, freeze_observers=0.5)
+    qat = qat_quantize(model, train[0], recipe, train, config, log=quiet).model
+
+    ptq_kl, qat_kl = mean_kl(model, ptq, held), mean_kl(model, qat, held)
+    assert qat_kl < 0.75 * ptq_kl, (qat_kl, ptq_kl)
