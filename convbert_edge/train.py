@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--threads", type=_optional(int), default=None)
     p.add_argument(
+        "--save-dtype",
+        choices=["float32", "float16"],
+        default=d.save_dtype,
+        help="storage of the weights; float16 halves the file (test scored as stored)",
+    )
+    p.add_argument(
         "--cache-dir", type=_optional(Path), default=None,
         help="data cache; default $CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge",
     )  # fmt: skip

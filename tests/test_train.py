@@ -14,6 +14,7 @@ import shlex
 import numpy as np
 import pytest
 import torch
+from safetensors.numpy import load_file
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ConfigError
@@ -25,7 +26,7 @@ from convbert_edge.torch_stack import (
 )
 from convbert_edge.train import config_from_args, main
 from convbert_edge.training import TRAINING_DATA, LabelledTexts, TrainConfig, TrainingData, train
-from convbert_edge.training.data import IGNORE_INDEX, LabelledWords, encode_words
+from convbert_edge.training.data import IGNORE_INDEX, LabelledWords, encode, encode_words
 from convbert_edge.training.embeddings import (
     init_word_embeddings,
     load_minilm_word_embeddings,
@@ -123,10 +124,23 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert f(9) == 0.5 and f(14) == 0.0
 
 
+def test_float16_storage_is_what_the_test_score_measures(tmp_path):
+    result = train(_config(tmp_path / "h", epochs=2, save_dtype="float16"), TOY, lambda _: None)
+    stored = load_file(str(tmp_path / "h" / "model.safetensors"))
+    assert {v.dtype for v in stored.values()} == {np.dtype(np.float16)}
+    model = ConvBertForSequenceClassification.from_pretrained(tmp_path / "h")
+    split = encode(ConvBertTokenizerFast.from_pretrained(None), TOY.test, 16)
+    with torch.no_grad():
+        predictions = model(split.input_ids, split.attention_mask, split.token_type_ids)
+        predictions = predictions["logits"].argmax(-1)
+    assert result.test_score == float((predictions == split.labels).float().mean())
+    assert "--save-dtype float16" in (tmp_path / "h" / "MODEL_CARD.md").read_text()
+
+
 def test_command_parses_back_to_the_same_config(tmp_path):
     config = TrainConfig(
         "movie_reviews", tmp_path / "out dir", num_layers=None, model_overrides=TINY,
-        init_embeddings="minilm", lr=1e-4, max_steps=20, seed=3,
+        init_embeddings="minilm", lr=1e-4, max_steps=20, seed=3, save_dtype="float16",
     )  # fmt: skip
     argv = shlex.split(config.command())[3:]
     assert argv[:4] == ["--dataset", "movie_reviews", "--out-dir", str(tmp_path / "out dir")]
@@ -144,6 +158,7 @@ def test_command_parses_back_to_the_same_config(tmp_path):
         (["--model-arg", "hiden_size=32"], "bad --model-arg: .*hiden_size"),
         (["--seq-len", "1024"], "seq_len 1024 exceeds the model's max_position_embeddings 512"),
         (["--init-embeddings", "glove"], "invalid choice: 'glove'"),
+        (["--save-dtype", "int8"], "invalid choice: 'int8'"),
     ],
 )
 def test_bad_flags_exit_with_a_clear_message(tmp_path, capsys, monkeypatch, argv, message):

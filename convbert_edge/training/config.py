@@ -10,6 +10,7 @@ from typing import Any
 
 from convbert_edge.config import PRESETS
 from convbert_edge.errors import ConfigError
+from convbert_edge.torch_stack.loading import SAVE_DTYPES
 
 EMBEDDING_INITS = ("minilm",)
 
@@ -39,6 +40,8 @@ class TrainConfig:
         max_steps: stop after this many optimizer steps (timing runs); None runs all epochs.
         log_every: a progress line every N steps.
         threads: torch threads (None leaves torch's setting alone).
+        save_dtype: "float32", or "float16" to store the checkpoint in half the space
+            (the test score is then measured on the stored, float16-rounded weights).
         cache_dir: the data cache (None: ~/.cache/convbert_edge).
         overwrite: allow an out_dir that already holds a checkpoint.
 
@@ -69,6 +72,7 @@ class TrainConfig:
     max_steps: int | None = None
     log_every: int = 50
     threads: int | None = None
+    save_dtype: str = "float32"
     cache_dir: Path | None = None
     overwrite: bool = False
 
@@ -94,6 +98,8 @@ class TrainConfig:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         if not self.max_grad_norm > 0:
             raise ConfigError(f"max_grad_norm must be positive, got {self.max_grad_norm!r}")
+        if self.save_dtype not in SAVE_DTYPES:
+            raise ConfigError(f"save_dtype {self.save_dtype!r}: choose one of {SAVE_DTYPES}")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.init_embeddings is not None and self.init_embeddings not in EMBEDDING_INITS:

@@ -201,7 +201,7 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         if dev > result.best_dev_score:
             result.best_epoch, result.best_dev_score = epoch, dev
             result.best_dev_scores = dev_scores
-            model.save_pretrained(out)
+            model.save_pretrained(out, dtype=config.save_dtype)
             log(f"saved epoch {epoch} to {out}")
 
     result.steps = step
