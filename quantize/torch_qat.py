@@ -46,11 +46,14 @@ class QatConfig:
 
     Args:
         steps: optimizer steps.
-        lr: AdamW's peak learning rate, decayed linearly to 0 over ``steps``.
+        lr: AdamW's peak learning rate, reached after ``warmup`` and decayed linearly to 0.
         accumulate: calls per optimizer step; the graph has the static export batch
             (typically 1), so a larger batch is emulated by summing gradients.
         calibration_calls: calls observed before training, without updates, so that
             training starts from ranges like post-training quantization's.
+        warmup: fraction of the steps over which the learning rate rises from 0: Adam's
+            first updates move every weight by about ``lr`` whatever its gradient, and at
+            the start they only add rounding noise to a student that is already close.
         freeze_observers: fraction of the steps after which every range (activations
             and weights) stops moving, so the last updates see the ranges convert uses;
             1.0 never freezes, 0.0 freezes right after calibration.
@@ -72,6 +75,7 @@ class QatConfig:
     lr: float = 2e-5
     accumulate: int = 8
     calibration_calls: int = 32
+    warmup: float = 0.1
     freeze_observers: float = 0.75
     activation_ranges: str = "minmax"
     temperature: float = 1.0
@@ -91,6 +95,8 @@ class QatConfig:
                 f"QAT needs lr > 0, temperature > 0 and mse_weight >= 0; got lr {self.lr}, "
                 f"temperature {self.temperature}, mse_weight {self.mse_weight}"
             )
+        if not 0.0 <= self.warmup < 1.0:
+            raise ExportError(f"QAT warmup is a fraction in [0, 1), got {self.warmup}")
         if not 0.0 <= self.freeze_observers <= 1.0:
             raise ExportError(
                 f"QAT freeze_observers is a fraction in [0, 1], got {self.freeze_observers}"
@@ -260,7 +266,9 @@ def qat_quantize(
 
     params = [p for p in prepared.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / config.steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _warmup_then_decay(config.steps, round(config.warmup * config.steps))
+    )
     order = _visit_order(len(calls), config.calls_needed, config.seed)
     freeze_at = math.ceil(config.freeze_observers * config.steps)
     losses: list[float] = []
@@ -284,6 +292,8 @@ def qat_quantize(
         optimizer.zero_grad(set_to_none=True)
         schedule.step()
         losses.append(total / config.accumulate)
+        if step == 0:
+            log(f"      QAT: loss {losses[0]:.4g} before the first update")
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
             rate = (step + 1) / (time.perf_counter() - tick)
             recent = losses[-config.log_every :]
@@ -292,10 +302,27 @@ def qat_quantize(
                 f" · {rate:.2f} steps/s · {(config.steps - step - 1) / rate:.0f} s left"
             )
 
+    tail = losses[-max(1, config.steps // 10) :]
+    if sum(tail) / len(tail) >= losses[0]:
+        log(
+            f"      QAT: the loss did not fall ({losses[0]:.4g} -> {sum(tail) / len(tail):.4g}); "
+            "try a lower lr or more steps, or use post-training int8"
+        )
     move_exported_model_to_eval(prepared)  # no-op for dropout left in eval; kept for torchao
     with torch.no_grad():
         converted = convert_pt2e(prepared)
     return QatResult(converted, swapped, losses, time.perf_counter() - start)
+
+
+def _warmup_then_decay(steps: int, warmup: int) -> Callable[[int], float]:
+    """Learning-rate factor: 0 -> 1 over ``warmup`` steps, then 1 -> 0 at ``steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (steps - step) / max(1, steps - warmup))
+
+    return factor
 
 
 def _visit_order(n_calls: int, n_visits: int, seed: int) -> list[int]:
