@@ -2,6 +2,7 @@
 
     python -m convbert_edge.export --target tflite --int8
     python -m convbert_edge.export --target executorch --quant int8 --model ./my-convbert
+    python -m convbert_edge.export --target tflite --int8 --qat
 
 Exit status: 0 exported and within tolerance; 1 exported but out of tolerance;
 2 the export could not be done (bad checkpoint, vocabulary, flags, ...).
@@ -90,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest) instead of float32",
     )
     p.add_argument(
+        "--qat",
+        action="store_true",
+        help="with --int8: quantization-aware training before conversion; the model is "
+        "fine-tuned under int8 fake quantization to match its own fp32 outputs on "
+        "unlabelled training texts of --calibration (no labels needed; minutes)",
+    )
+    p.add_argument("--qat-steps", type=int, default=300, help="QAT optimizer steps (default 300)")
+    p.add_argument(
+        "--qat-accumulate",
+        type=int,
+        default=8,
+        help="QAT texts per optimizer step (default 8; the export shape is static, so "
+        "larger batches are summed gradients)",
+    )
+    p.add_argument("--qat-lr", type=float, default=2e-5, help="QAT peak learning rate")
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -128,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             out=args.out,
             cache_dir=cache.expanduser(),
             threads=args.threads,
+            qat=args.qat,
+            qat_steps=args.qat_steps,
+            qat_accumulate=args.qat_accumulate,
+            qat_lr=args.qat_lr,
         )
         result = export(options)
     except (ConvBertEdgeError, ValueError) as err:

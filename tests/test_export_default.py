@@ -1,4 +1,4 @@
-"""The command users start from, on the embedded default model (conv-bert-small shape):
+"""The command users start from, on the embedded default model (trained, 4 layers):
 `python -m convbert_edge.export --target {tflite,executorch} --int8` with no other flag
 exports, verifies, and gives an artifact at most 0.3x the size of the fp32 one."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from convbert_edge.default_model import DEFAULT_NAME
 from convbert_edge.export import main as export_main
 from convbert_edge.runtime.manifest import Manifest
 
@@ -16,7 +17,7 @@ def test_default_int8_export_is_small_and_verified(target, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)  # the default output folder is ./artifacts
     assert export_main(["--target", target, "--int8"]) == 0
     out = capsys.readouterr().out
-    assert "RANDOMLY INITIALISED" in out and "PASS" in out
+    assert DEFAULT_NAME in out and "PASS" in out
     (int8_dir,) = (tmp_path / "artifacts").iterdir()
     assert (
         export_main(["--target", target, "--quant", "fp32", "--out", str(tmp_path / "fp32")]) == 0

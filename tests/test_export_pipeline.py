@@ -271,3 +271,35 @@ def test_verify_reports_a_missing_manifest(tmp_path, capsys):
     assert verify_main([str(tmp_path)]) == 2
     with pytest.raises(ArtifactError):
         Manifest.read(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["tflite", "executorch"])
+def test_qat_exports_verifies_and_says_so(checkpoints, tmp_path, target):
+    task = Task.SEQUENCE_CLASSIFICATION
+    lines: list[str] = []
+    options = ExportOptions(
+        target=target, quantization="int8", model=str(checkpoints[task]), task=task,
+        seq_len=SEQ, golden_samples=4, calibration_samples=16, out=tmp_path / "qat",
+        qat=True, qat_steps=3, qat_accumulate=2,
+    )  # fmt: skip
+    result = export(options, log=lines.append)
+    assert result.verify.passed, result.verify.table()
+    assert any("6 QAT training calls" in line for line in lines), lines
+    manifest = Manifest.read(result.directory)
+    assert manifest.source["qat"] is True and manifest.recipe["quantization"] == "int8"
+    assert any(
+        "quantization-aware training: 3 steps x 2 texts" in n for n in manifest.recipe["notes"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (dict(target="tflite", quantization="fp32", qat=True), "--qat goes with --int8"),
+        (dict(target="onnx", quantization="int8", qat=True), "QAT is offered for tflite"),
+        (dict(target="tflite", quantization="int8", qat=True, qat_steps=0), "qat_steps"),
+    ],
+)
+def test_qat_options_are_checked(changes, message):
+    with pytest.raises(ExportError, match=message):
+        ExportOptions(**changes)

@@ -256,7 +256,7 @@ def measure_model(
     from convbert_edge.exporters.pipeline import task_of
 
     if model is None:
-        model_dir, model_name = default_checkpoint(options.cache_dir), DEFAULT_NAME
+        model_dir, model_name = default_checkpoint(), DEFAULT_NAME
     else:
         model_dir, model_name = Path(resolve_model_dir(model)), Path(str(model).rstrip("/")).name
     config = ConvBertConfig.from_pretrained(model_dir)
