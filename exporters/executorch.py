@@ -74,6 +74,10 @@ def quantize_pt2e(
         config = dataclasses.replace(config, input_activation=act, output_activation=act)
     quantizer = XNNPACKQuantizer().set_global(config)
     graph = torch.export.export(model, example, strict=True).module()
+    if recipe.float_layers:  # mixed precision: these layer units are not annotated
+        from convbert_edge.quantize.torch_float_layers import quantizable
+
+        quantizer.set_filter_function(quantizable(graph, recipe.float_layers))
     prepared = prepare_pt2e(graph, quantizer)
     seen = 0
     with torch.no_grad():
