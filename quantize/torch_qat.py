@@ -47,6 +47,9 @@ class QatConfig:
     Args:
         steps: optimizer steps.
         lr: AdamW's peak learning rate, reached after ``warmup`` and decayed linearly to 0.
+            Keep it small: the student starts close to the teacher, and on the 4-layer
+            sentiment model 2e-5 raised the distillation loss where 5e-6 did not hurt
+            accuracy.
         accumulate: calls per optimizer step; the graph has the static export batch
             (typically 1), so a larger batch is emulated by summing gradients.
         calibration_calls: calls observed before training, without updates, so that
@@ -67,12 +70,12 @@ class QatConfig:
         seed: order in which the calls are visited.
 
     Example:
-        >>> QatConfig(steps=300, lr=2e-5, accumulate=8).calls_needed
+        >>> QatConfig(steps=300, accumulate=8).calls_needed
         2400
     """
 
     steps: int
-    lr: float = 2e-5
+    lr: float = 5e-6
     accumulate: int = 8
     calibration_calls: int = 32
     warmup: float = 0.1
