@@ -258,6 +258,10 @@ def qat_quantize(
     quantizer = XNNPACKQuantizer().set_global(
         qat_quantization_config(recipe, config.activation_ranges)
     )
+    if recipe.float_layers:  # mixed precision, as export_pte: these units stay float
+        from convbert_edge.quantize.torch_float_layers import quantizable
+
+        quantizer.set_filter_function(quantizable(graph, recipe.float_layers))
     prepared = prepare_qat_pt2e(graph, quantizer)
 
     with torch.no_grad():

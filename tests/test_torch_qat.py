@@ -96,6 +96,17 @@ def test_qat_leaves_the_teacher_alone_and_trains_without_dropout():
     assert dropouts and all(n.args[2] is False for n in dropouts), dropouts
 
 
+def test_qat_keeps_the_recipes_float_layers_in_float():
+    from convbert_edge.exporters.executorch import linear_report
+
+    model = tiny_classifier()
+    train = calls(2, first_seed=0)
+    recipe = recipe_for("int8", calibration_samples=2, float_layers=("head",))
+    graph = qat_quantize(model, train[0], recipe, train, QatConfig(steps=1), quiet).model
+    kinds = linear_report(graph)
+    assert kinds["float"] == 2 and kinds["quantized"] > 0, kinds  # classifier dense, out_proj
+
+
 def test_distillation_loss_decreases_on_fixed_calls():
     # Every step visits the same four calls, and the ranges are frozen after calibration,
     # so each step's loss is the same objective at successive weights.
