@@ -107,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--qat-lr", type=float, default=2e-5, help="QAT peak learning rate")
     p.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=None,
+        metavar="POINTS",
+        help="with --int8: export the fastest recipe whose task metric on the labelled dev "
+        "split of --calibration is at most POINTS below fp32 (all int8, else the most "
+        "sensitive layers kept float, else fp32); e.g. 1.0",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -149,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             qat_steps=args.qat_steps,
             qat_accumulate=args.qat_accumulate,
             qat_lr=args.qat_lr,
+            max_accuracy_drop=args.max_accuracy_drop,
         )
         result = export(options)
     except (ConvBertEdgeError, ValueError) as err:

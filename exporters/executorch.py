@@ -91,6 +91,16 @@ def quantize_pt2e(
     return convert_pt2e(prepared)
 
 
+def quantized_graph(
+    model: torch.nn.Module, example: tuple, recipe: Recipe, calibration: Iterable[tuple] = ()
+) -> tuple[torch.fx.GraphModule, list[str]]:
+    """The model as export_pte quantizes it, before lowering: a copy with the int8 word
+    table, through PT2E. It also runs eagerly, which simulates the int8 artifact."""
+    model = copy.deepcopy(model)
+    swapped = quantize_word_embeddings(model)
+    return quantize_pt2e(model, example, recipe, calibration), swapped
+
+
 def linear_report(graph_module: torch.fx.GraphModule) -> Counter:
     """Counter of linear ops by kind: "quantized" when both the weight and the activation
     come through a dequantize node (so XNNPACK runs it as an int8 GEMM), else "float"."""
@@ -134,9 +144,7 @@ def export_pte(
     example = _to_tuple(example)
     if not recipe.is_quantized:
         return _lower_checked(model, example, recipe, [])
-    model = copy.deepcopy(model)
-    swapped = quantize_word_embeddings(model)
-    model = quantize_pt2e(model, example, recipe, calibration)
+    model, swapped = quantized_graph(model, example, recipe, calibration)
     return _lower_checked(model, example, recipe, swapped)
 
 

@@ -19,7 +19,7 @@ from convbert_edge.checkpoint import resolve_model_dir
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
-from convbert_edge.quantize.recipes import Recipe, recipe_for
+from convbert_edge.quantize.recipes import recipe_for
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import (
     GOLDEN_NAME,
@@ -31,10 +31,12 @@ from convbert_edge.runtime.manifest import (
 from convbert_edge.runtime.tolerances import tolerance_for
 from convbert_edge.runtime.verify import VerifyResult, verify_artifact
 from convbert_edge.targets import MODEL_FILES, Quantization, Target
-from convbert_edge.tasks import INPUT_NAMES, OUTPUT_NAMES, Task
+from convbert_edge.tasks import INPUT_NAMES, Task
 
 from .artifact import artifact_directory
 from .inputs import load_texts, stack_calls, task_batches
+from .selection import choose_within_budget
+from .stacks import KerasStack, QatSettings, TorchStack
 
 
 @dataclass
@@ -59,6 +61,11 @@ class ExportOptions:
             unlabelled training texts of the calibration source), then converted.
         qat_steps / qat_accumulate / qat_lr: optimizer steps, texts per step, peak
             learning rate of that fine-tuning (steps x accumulate texts are visited).
+        max_accuracy_drop: with int8, pick the fastest recipe whose task metric on the
+            labelled dev split of ``calibration`` drops at most this many points below
+            fp32: all int8, else the most sensitive layers kept float
+            (quantize.mixed_precision), else fp32.
+        selection_samples: dev examples that recipe selection scores.
     """
 
     target: Target
@@ -79,6 +86,8 @@ class ExportOptions:
     qat_steps: int = 300
     qat_accumulate: int = 8
     qat_lr: float = 2e-5
+    max_accuracy_drop: float | None = None
+    selection_samples: int = 500
 
     def __post_init__(self) -> None:
         self.target = Target.parse(self.target)
@@ -106,6 +115,18 @@ class ExportOptions:
                     raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
             if not self.qat_lr > 0:
                 raise ExportError(f"qat_lr must be positive, got {self.qat_lr}")
+        if self.max_accuracy_drop is not None:
+            if self.quantization is not Quantization.INT8 or self.qat:
+                raise ExportError(
+                    "--max-accuracy-drop chooses among post-training int8 recipes: use it "
+                    "with --int8 and without --qat"
+                )
+            if self.target not in QAT_TARGETS:
+                raise ExportError("--max-accuracy-drop is offered for tflite and executorch")
+            if self.max_accuracy_drop < 0:
+                raise ExportError(
+                    f"max_accuracy_drop is in points and at least 0, got {self.max_accuracy_drop}"
+                )
 
 
 @dataclass
@@ -252,13 +273,21 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
 
     with step(f"building the {'Keras' if o.target is Target.TFLITE else 'PyTorch'} model"):
         stack = (
-            _KerasStack(model_dir, task)
+            KerasStack(model_dir, task)
             if o.target is Target.TFLITE
-            else _TorchStack(model_dir, task)
+            else TorchStack(model_dir, task)
         )
 
     with step("computing fp32 reference outputs"):
         reference = stack_calls([stack.run(call) for call in golden_calls])
+
+    if o.max_accuracy_drop is not None:
+        log(f"      choosing a recipe within {o.max_accuracy_drop} points of fp32 ...")
+        choice = choose_within_budget(
+            stack, o.target, recipe, calib_calls, tokenizer, config.num_hidden_layers, o, log
+        )
+        recipe = choice.chosen.recipe
+    quantization = Quantization.parse(recipe.quantization)  # fp32 when selection said so
 
     if o.qat:
         recipe = dataclasses.replace(
@@ -270,7 +299,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             ),
         )
     qat_settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log)
-    with step(f"converting to {o.target.value} {o.quantization.value}{' (QAT)' if o.qat else ''}"):
+    with step(f"converting to {o.target.value} {quantization.value}{' (QAT)' if o.qat else ''}"):
         model_bytes, float_ops = stack.convert(
             o.target, recipe, golden_calls[0], calib_calls, qat_settings if o.qat else None
         )
@@ -279,9 +308,8 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
     out = (
         Path(o.out)
         if o.out
-        else Path("artifacts")
-        / f"{model_name}-{task.value}-{o.target.value}-{o.quantization.value}"
-        f"{'-qat' if o.qat else ''}"
+        else Path("artifacts") / f"{model_name}-{task.value}-{o.target.value}-{quantization.value}"
+        f"{'-qat' if o.qat else ''}{'-mixed' if recipe.float_layers else ''}"
     )
     with step(f"writing {out}"), artifact_directory(out) as tmp:
         model_file = MODEL_FILES[o.target]
@@ -290,14 +318,14 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         golden = GoldenBundle(
             inputs=stack_calls(golden_calls),
             outputs=reference,
-            tolerance=tolerance_for(o.target, o.quantization),
+            tolerance=tolerance_for(o.target, quantization),
             texts=golden_texts,
         )
         golden.save(tmp / GOLDEN_NAME)
         manifest = Manifest(
             task=task.value,
             target=o.target.value,
-            quantization=o.quantization.value,
+            quantization=quantization.value,
             model_file=model_file,
             model_sha256=sha256_file(tmp / model_file),
             seq_len=o.seq_len,
@@ -367,86 +395,3 @@ def _tool_versions(target: Target) -> dict[str, str]:
         except PackageNotFoundError:
             out[p] = "not installed"
     return out
-
-
-@dataclass
-class QatSettings:
-    """What the stacks need for quantization-aware training (ExportOptions' qat_* fields)."""
-
-    steps: int
-    accumulate: int
-    lr: float
-    calls: list[dict[str, np.ndarray]]
-    log: Callable[[str], None]
-
-
-class _TorchStack:
-    def __init__(self, model_dir: Path, task: Task):
-        import torch
-
-        from convbert_edge.torch_stack import model_class
-
-        self.torch = torch
-        self.task = task
-        self.model = model_class(task).from_pretrained(model_dir).eval()
-
-    def _args(self, call):
-        return tuple(self.torch.from_numpy(call[n]) for n in INPUT_NAMES)
-
-    def run(self, call):
-        with self.torch.no_grad():
-            out = self.model(*self._args(call))
-        return {k: v.numpy() for k, v in out.items()}
-
-    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
-        calls = [self._args(c) for c in calibration]
-        if target is Target.EXECUTORCH:
-            from .executorch import export_pte, export_pte_qat
-
-            if qat is None:
-                result = export_pte(self.model, self._args(example), recipe, calls)
-            else:
-                from convbert_edge.quantize.torch_qat import QatConfig
-
-                config = QatConfig(steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate)
-                train = [self._args(c) for c in qat.calls]
-                result = export_pte_qat(
-                    self.model, self._args(example), recipe, train, config, qat.log
-                )
-            return result.program, result.float_ops
-        from .onnx import export_onnx
-
-        return export_onnx(
-            self.model, self._args(example), OUTPUT_NAMES[self.task], recipe, calibration
-        ), []
-
-
-class _KerasStack:
-    def __init__(self, model_dir: Path, task: Task):
-        from convbert_edge.keras_stack import model_class_for
-
-        self.model = model_class_for(task).from_pretrained(model_dir)
-
-    def run(self, call):
-        return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
-
-    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
-        from .tflite import convert
-
-        model = self.model
-        if qat is not None:
-            from convbert_edge.quantize.keras_qat import qat_finetune
-
-            model = qat_finetune(
-                model,
-                qat.calls,
-                steps=qat.steps,
-                lr=qat.lr,
-                accumulate=qat.accumulate,
-                log=qat.log,
-            )
-        shape = example["input_ids"].shape
-        choices = shape[1] if len(shape) == 3 else None
-        export_model = model.build_for_export(shape[0], shape[-1], choices)
-        result = convert(export_model, recipe, calibration)
-        return result.model, result.float_ops

@@ -51,6 +51,7 @@ def convert(
         batches = list(calibration)
         if not batches:
             raise ExportError(f"{q} needs calibration batches; none were given")
+
         def representative():
             # By name: a list would be matched to the converted model's input tensors by
             # position, and their order (attention_mask first) is not the Keras one.
@@ -69,13 +70,22 @@ def convert(
             ]
     elif q != "fp32":
         raise ExportError(f"TFLite export does not know quantization {q!r}")
-    try:
-        # Keras' SavedModel export prints every captured tensor spec; keep the CLI's
-        # progress readable.
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = converter.convert()
-    except Exception as err:  # the converter raises ConverterError and plain exceptions
-        raise ExportError(f"TFLite conversion ({q}) failed: {str(err).splitlines()[0]}") from None
+    if recipe.float_layers:  # mixed precision: calibrate, then quantize all but these
+        from .tflite_calibrated import calibrate, quantize_calibrated
+
+        if q != "int8":
+            raise ExportError(f"float layers are a full-int8 option, not {q}'s")
+        model = quantize_calibrated(calibrate(export_model, batches), recipe.float_layers)
+    else:
+        try:
+            # Keras' SavedModel export prints every captured tensor spec; keep the CLI's
+            # progress readable.
+            with contextlib.redirect_stdout(io.StringIO()):
+                model = converter.convert()
+        except Exception as err:  # the converter raises ConverterError and plain exceptions
+            raise ExportError(
+                f"TFLite conversion ({q}) failed: {str(err).splitlines()[0]}"
+            ) from None
     ops = op_report(model)
     flex = [op for op in ops if op.startswith("CUSTOM:")]
     if flex:
@@ -85,6 +95,14 @@ def convert(
     result = TFLiteResult(model=model, ops=ops)
     if q == "int8":
         result.float_ops = float_compute_ops(model)
+        if recipe.float_layers:
+            result.float_ops.insert(
+                0,
+                {
+                    "op": f"layers {', '.join(recipe.float_layers)}",
+                    "reason": "mixed precision: kept float on purpose (measured sensitivity)",
+                },
+            )
     return result
 
 

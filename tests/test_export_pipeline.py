@@ -303,3 +303,39 @@ def test_qat_exports_verifies_and_says_so(checkpoints, tmp_path, target):
 def test_qat_options_are_checked(changes, message):
     with pytest.raises(ExportError, match=message):
         ExportOptions(**changes)
+
+
+@pytest.mark.parametrize("target", ["tflite", "executorch"])
+def test_max_accuracy_drop_picks_a_recipe_by_measured_dev_drop(checkpoints, tmp_path, target):
+    """Budget 0 on a random tiny model: the search runs as far as it must; the artifact is
+    what was chosen, says so, and verifies."""
+    task = Task.SEQUENCE_CLASSIFICATION
+    lines: list[str] = []
+    options = ExportOptions(
+        target=target, quantization="int8", model=str(checkpoints[task]), task=task,
+        seq_len=SEQ, golden_samples=4, calibration_samples=16, out=tmp_path / "sel",
+        max_accuracy_drop=0.0, selection_samples=48,
+    )  # fmt: skip
+    result = export(options, log=lines.append)
+    assert result.verify.passed, result.verify.table()
+    chosen = next(line for line in lines if "chosen:" in line)
+    assert any("fp32 on movie_reviews/dev (48 examples)" in line for line in lines), lines
+    manifest = Manifest.read(result.directory)
+    if "fp32" in chosen.split("chosen:")[1]:
+        assert manifest.quantization == "fp32"
+    else:
+        assert manifest.quantization == "int8"
+        layers = manifest.recipe["float_layers"]
+        assert (", ".join(layers) in chosen) if layers else chosen.endswith("chosen: int8")
+
+
+def test_max_accuracy_drop_needs_labelled_data(checkpoints, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"text number {i}" for i in range(64)), encoding="utf-8")
+    with pytest.raises(ExportError, match="labelled data set"):
+        _export(
+            checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8",
+            calibration=str(texts), max_accuracy_drop=1.0,
+        )  # fmt: skip
+    with pytest.raises(ExportError, match="without --qat"):
+        ExportOptions(target="tflite", quantization="int8", qat=True, max_accuracy_drop=1.0)

@@ -1,0 +1,137 @@
+"""The two model stacks as the export pipeline drives them: run the fp32 reference,
+convert to a target, and simulate a quantization recipe for recipe selection.
+
+``TorchStack`` feeds ExecuTorch and ONNX, ``KerasStack`` feeds TFLite; both take and give
+the pipeline's calls (dicts of int32 numpy arrays shaped (batch, seq_len)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from convbert_edge.quantize.recipes import Recipe
+from convbert_edge.targets import Target
+from convbert_edge.tasks import INPUT_NAMES, OUTPUT_NAMES, Task
+
+
+@dataclass
+class QatSettings:
+    """What the stacks need for quantization-aware training (ExportOptions' qat_* fields)."""
+
+    steps: int
+    accumulate: int
+    lr: float
+    calls: list[dict[str, np.ndarray]]
+    log: Callable[[str], None]
+
+
+class TorchStack:
+    """The PyTorch stack for one task: fp32 reference runs, ExecuTorch and ONNX conversion."""
+
+    def __init__(self, model_dir: Path, task: Task):
+        import torch
+
+        from convbert_edge.torch_stack import model_class
+
+        self.torch = torch
+        self.task = task
+        self.model = model_class(task).from_pretrained(model_dir).eval()
+
+    def _args(self, call):
+        return tuple(self.torch.from_numpy(call[n]) for n in INPUT_NAMES)
+
+    def run(self, call):
+        with self.torch.no_grad():
+            out = self.model(*self._args(call))
+        return {k: v.numpy() for k, v in out.items()}
+
+    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
+        calls = [self._args(c) for c in calibration]
+        if target is Target.EXECUTORCH:
+            from .executorch import export_pte, export_pte_qat
+
+            if qat is None:
+                result = export_pte(self.model, self._args(example), recipe, calls)
+            else:
+                from convbert_edge.quantize.torch_qat import QatConfig
+
+                config = QatConfig(steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate)
+                train = [self._args(c) for c in qat.calls]
+                result = export_pte_qat(
+                    self.model, self._args(example), recipe, train, config, qat.log
+                )
+            return result.program, result.float_ops
+        from .onnx import export_onnx
+
+        return export_onnx(
+            self.model, self._args(example), OUTPUT_NAMES[self.task], recipe, calibration
+        ), []
+
+    def simulate(self, recipe: Recipe, calibration) -> Callable:
+        """A run of the int8 graph before lowering (PT2E's quantize/dequantize in eager
+        PyTorch): what the ExecuTorch artifact computes, without the lowering's cost."""
+        from .executorch import quantized_graph
+
+        calls = [self._args(c) for c in calibration]
+        graph, _ = quantized_graph(self.model, calls[0], recipe, calls)
+
+        def run(call):
+            with self.torch.no_grad():
+                return {k: v.numpy() for k, v in graph(*self._args(call)).items()}
+
+        return run
+
+
+class KerasStack:
+    """The Keras stack for one task: fp32 reference runs and TFLite conversion."""
+
+    def __init__(self, model_dir: Path, task: Task):
+        from convbert_edge.keras_stack import model_class_for
+
+        self.task = task
+        self.model = model_class_for(task).from_pretrained(model_dir)
+        self._calibrated: bytes | None = None  # one calibration serves every simulation
+
+    def run(self, call):
+        return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
+
+    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
+        from .tflite import convert
+
+        model = self.model
+        if qat is not None:
+            from convbert_edge.quantize.keras_qat import qat_finetune
+
+            model = qat_finetune(
+                model,
+                qat.calls,
+                steps=qat.steps,
+                lr=qat.lr,
+                accumulate=qat.accumulate,
+                log=qat.log,
+            )
+        shape = example["input_ids"].shape
+        choices = shape[1] if len(shape) == 3 else None
+        export_model = model.build_for_export(shape[0], shape[-1], choices)
+        result = convert(export_model, recipe, calibration)
+        return result.model, result.float_ops
+
+    def simulate(self, recipe: Recipe, calibration) -> Callable:
+        """A run of the TFLite model the recipe gives (calibrated once, quantized per
+        recipe, run by LiteRT)."""
+        from ai_edge_litert.interpreter import Interpreter
+
+        from .tflite_calibrated import calibrate, quantize_calibrated
+
+        if self._calibrated is None:
+            shape = calibration[0]["input_ids"].shape
+            choices = shape[1] if len(shape) == 3 else None
+            export_model = self.model.build_for_export(shape[0], shape[-1], choices)
+            self._calibrated = calibrate(export_model, calibration)
+        model = quantize_calibrated(self._calibrated, recipe.float_layers)
+        runner = Interpreter(model_content=model, num_threads=2).get_signature_runner()
+        return lambda call: runner(**call)
