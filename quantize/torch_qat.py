@@ -53,7 +53,8 @@ class QatConfig:
         accumulate: calls per optimizer step; the graph has the static export batch
             (typically 1), so a larger batch is emulated by summing gradients.
         calibration_calls: calls observed before training, without updates, so that
-            training starts from ranges like post-training quantization's.
+            training starts from ranges like post-training quantization's (256, as the
+            int8 recipe calibrates on; fewer when fewer calls are given).
         warmup: fraction of the steps over which the learning rate rises from 0: Adam's
             first updates move every weight by about ``lr`` whatever its gradient, and at
             the start they only add rounding noise to a student that is already close.
@@ -77,7 +78,7 @@ class QatConfig:
     steps: int
     lr: float = 5e-6
     accumulate: int = 8
-    calibration_calls: int = 32
+    calibration_calls: int = 256
     warmup: float = 0.1
     freeze_observers: float = 0.75
     activation_ranges: str = "minmax"
