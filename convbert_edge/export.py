@@ -101,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--qat-accumulate",
         type=int,
-        default=8,
+        default=None,
         help="QAT texts per optimizer step (default 8; the export shape is static, so "
         "larger batches are summed gradients)",
     )
-    p.add_argument("--qat-lr", type=float, default=2e-5, help="QAT peak learning rate")
+    p.add_argument(
+        "--qat-lr", type=float, default=None, help="QAT peak learning rate (default 5e-6)"
+    )
     p.add_argument(
         "--max-accuracy-drop",
         type=float,

@@ -60,7 +60,8 @@ class ExportOptions:
             fake quantization to agree with its own fp32 outputs (self-distillation on
             unlabelled training texts of the calibration source), then converted.
         qat_steps / qat_accumulate / qat_lr: optimizer steps, texts per step, peak
-            learning rate of that fine-tuning (steps x accumulate texts are visited).
+            learning rate of that fine-tuning (steps x accumulate texts are visited);
+            None takes the target's default from QAT_DEFAULTS.
         max_accuracy_drop: with int8, pick the fastest recipe whose task metric on the
             labelled dev split of ``calibration`` drops at most this many points below
             fp32: all int8, else the most sensitive layers kept float
@@ -83,9 +84,9 @@ class ExportOptions:
     cache_dir: Path = field(default_factory=lambda: Path("~/.cache/convbert_edge").expanduser())
     threads: int = 2
     qat: bool = False
-    qat_steps: int = 300
-    qat_accumulate: int = 8
-    qat_lr: float = 2e-5
+    qat_steps: int | None = None
+    qat_accumulate: int | None = None
+    qat_lr: float | None = None
     max_accuracy_drop: float | None = None
     selection_samples: int = 500
 
@@ -99,6 +100,10 @@ class ExportOptions:
                 raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.seq_len < 8:
             raise ExportError(f"seq_len {self.seq_len} is too short; use at least 8")
+        defaults = QAT_DEFAULTS.get(self.target, (1, 1, 1e-6))
+        for name, default in zip(("qat_steps", "qat_accumulate", "qat_lr"), defaults, strict=True):
+            if getattr(self, name) is None:
+                setattr(self, name, default)
         if self.qat:
             if self.quantization is not Quantization.INT8:
                 raise ExportError(
@@ -162,6 +167,13 @@ SUPPORTED: dict[Target, tuple[Quantization, ...]] = {
 
 
 QAT_TARGETS = (Target.TFLITE, Target.EXECUTORCH)
+# (steps, texts per step, peak lr) of QAT per target, from the runs on the default model
+# in docs/accuracy.md: a larger lr (2e-5) or longer runs moved the weights away from fp32
+# more than they recovered rounding error.
+QAT_DEFAULTS: dict[Target, tuple[int, int, float]] = {
+    Target.TFLITE: (30, 8, 5e-6),
+    Target.EXECUTORCH: (100, 8, 5e-6),
+}
 
 
 def task_of(config: ConvBertConfig) -> Task:
