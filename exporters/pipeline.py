@@ -19,7 +19,7 @@ from convbert_edge.checkpoint import resolve_model_dir
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
-from convbert_edge.quantize.recipes import recipe_for
+from convbert_edge.quantize.recipes import INT8_SCOPES, recipe_for
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import (
     GOLDEN_NAME,
@@ -67,6 +67,8 @@ class ExportOptions:
             fp32: all int8, else the most sensitive layers kept float
             (quantize.mixed_precision), else fp32.
         selection_samples: dev examples that recipe selection scores.
+        int8_scope: TFLite int8 only: "all" (the full-integer model) or "linear" (int8
+            linear layers and embedding table, the rest float; Recipe.int8_scope).
     """
 
     target: Target
@@ -89,6 +91,7 @@ class ExportOptions:
     qat_lr: float | None = None
     max_accuracy_drop: float | None = None
     selection_samples: int = 500
+    int8_scope: str = "all"
 
     def __post_init__(self) -> None:
         self.target = Target.parse(self.target)
@@ -100,6 +103,15 @@ class ExportOptions:
                 raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.seq_len < 8:
             raise ExportError(f"seq_len {self.seq_len} is too short; use at least 8")
+        if self.int8_scope not in INT8_SCOPES:
+            raise ExportError(f"int8_scope {self.int8_scope!r}: choose one of {INT8_SCOPES}")
+        if self.int8_scope != "all" and (
+            self.target is not Target.TFLITE or self.quantization is not Quantization.INT8
+        ):
+            raise ExportError(
+                "--int8-scope is a TFLite int8 option (ExecuTorch int8 quantizes the linear "
+                "layers only already)"
+            )
         defaults = QAT_DEFAULTS.get(self.target, (1, 1, 1e-6))
         for name, default in zip(("qat_steps", "qat_accumulate", "qat_lr"), defaults, strict=True):
             if getattr(self, name) is None:
@@ -227,7 +239,11 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         recipe = recipe_for(
             o.quantization,
             calibration_samples=o.calibration_samples,
-            **({"io_dtype": o.io_dtype} if o.quantization is Quantization.INT8 else {}),
+            **(
+                {"io_dtype": o.io_dtype, "int8_scope": o.int8_scope}
+                if o.quantization is Quantization.INT8
+                else {}
+            ),
         )
         if o.calibration_samples < 200:
             log(f"note: calibrating on {o.calibration_samples} texts; 200 or more are recommended")
@@ -321,7 +337,8 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         Path(o.out)
         if o.out
         else Path("artifacts") / f"{model_name}-{task.value}-{o.target.value}-{quantization.value}"
-        f"{'-qat' if o.qat else ''}{'-mixed' if recipe.float_layers else ''}"
+        f"{'-linear' if recipe.int8_scope == 'linear' else ''}{'-qat' if o.qat else ''}"
+        f"{'-mixed' if recipe.float_layers else ''}"
     )
     with step(f"writing {out}"), artifact_directory(out) as tmp:
         model_file = MODEL_FILES[o.target]

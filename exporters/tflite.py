@@ -70,12 +70,15 @@ def convert(
             ]
     elif q != "fp32":
         raise ExportError(f"TFLite export does not know quantization {q!r}")
-    if recipe.float_layers:  # mixed precision: calibrate, then quantize all but these
+    if recipe.float_layers or recipe.int8_scope != "all":
+        # Mixed precision or linear-only int8: calibrate, then quantize selectively.
         from .tflite_calibrated import calibrate, quantize_calibrated
 
         if q != "int8":
-            raise ExportError(f"float layers are a full-int8 option, not {q}'s")
-        model = quantize_calibrated(calibrate(export_model, batches), recipe.float_layers)
+            raise ExportError(f"float layers and int8 scope are int8 options, not {q}'s")
+        model = quantize_calibrated(
+            calibrate(export_model, batches), recipe.float_layers, recipe.int8_scope
+        )
     else:
         try:
             # Keras' SavedModel export prints every captured tensor spec; keep the CLI's
@@ -95,6 +98,14 @@ def convert(
     result = TFLiteResult(model=model, ops=ops)
     if q == "int8":
         result.float_ops = float_compute_ops(model)
+        if recipe.int8_scope == "linear":
+            result.float_ops.append(
+                {
+                    "op": "layer norm, softmax, GELU, adds, attention matmuls",
+                    "reason": "int8 scope 'linear': only linear layers, the depthwise "
+                    "convolution and the embedding table are int8",
+                }
+            )
         if recipe.float_layers:
             result.float_ops.insert(
                 0,

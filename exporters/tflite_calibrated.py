@@ -26,6 +26,9 @@ from .tflite import INPUT_ORDER
 
 # Keras layers of the heads, by the name each head class gives its layers.
 HEAD_LAYERS = ("classifier", "qa_outputs", "lm_head")
+# int8 scope "linear": the ops that run in int8; LAYOUT_OPS follow their input's type.
+LINEAR_SCOPE_OPS = ("FULLY_CONNECTED", "DEPTHWISE_CONV_2D", "CONV_2D", "GATHER")
+LAYOUT_OPS = ("RESHAPE", "TRANSPOSE", "STRIDED_SLICE", "CAST", "LESS", "SELECT", "SELECT_V2")
 
 
 def calibrate(export_model, calibration: Iterable[dict[str, np.ndarray]]) -> bytes:
@@ -53,15 +56,28 @@ def calibrate(export_model, calibration: Iterable[dict[str, np.ndarray]]) -> byt
         raise ExportError(f"TFLite calibration failed: {str(err).splitlines()[0]}") from None
 
 
-def quantize_calibrated(calibrated: bytes, float_layers: tuple[str, ...] = ()) -> bytes:
-    """int8 model from a calibrated one; ops of ``float_layers`` units stay float."""
+def quantize_calibrated(
+    calibrated: bytes, float_layers: tuple[str, ...] = (), scope: str = "all"
+) -> bytes:
+    """int8 model from a calibrated one; ops of ``float_layers`` units stay float, and with
+    ``scope="linear"`` every op but the linear layers, the depthwise convolution and the
+    embedding lookup does too (quantize.recipes.Recipe.int8_scope)."""
     from tensorflow.lite.python import convert
 
+    from .tflite import op_report
+
     deny = float_layer_nodes(calibrated, float_layers) if float_layers else None
+    deny_ops = None
+    if scope == "linear":
+        deny_ops = sorted(set(op_report(calibrated)) - set(LINEAR_SCOPE_OPS) - set(LAYOUT_OPS))
+    elif scope != "all":
+        raise ExportError(f"unknown int8 scope {scope!r}: all or linear")
     with warnings.catch_warnings():
         # Our inputs are int32 token ids: there are no input statistics to expect.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        return convert.mlir_quantize(calibrated, fully_quantize=False, denylisted_nodes=deny)
+        return convert.mlir_quantize(
+            calibrated, fully_quantize=False, denylisted_nodes=deny, denylisted_ops=deny_ops
+        )
 
 
 def float_layer_nodes(calibrated: bytes, units: tuple[str, ...]) -> list[str]:

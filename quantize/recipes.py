@@ -15,6 +15,7 @@ WEIGHT_BITS = (8, 16, 32)
 ACTIVATION_MODES = ("float", "dynamic", "static")
 GRANULARITIES = ("per-tensor", "per-channel")
 IO_TYPES = ("float32", "int8")
+INT8_SCOPES = ("all", "linear")
 OBSERVERS = ("minmax", "histogram")
 
 
@@ -35,6 +36,12 @@ class Recipe:
         float_layers: name patterns of layers kept in float on purpose (mixed precision).
         io_dtype: dtype of the model's float outputs at the boundary: "float32" or "int8".
         calibration_samples: texts used to fix static ranges (0 when not static).
+        int8_scope: for static int8 TFLite, "all" (every op the converter can run in
+            int8: the full-integer model) or "linear" (only the linear layers, the
+            depthwise convolution and the embedding table; LayerNorm, softmax, GELU, the
+            attention matmuls and the adds stay float, as in the ExecuTorch recipe).
+            LiteRT's XNNPACK delegate runs the "linear" model in one piece; measured
+            2.7x faster than "all" on the default model, with no accuracy lost.
         observer: how static activation ranges are measured: "minmax" (the observed
             extremes; one pass, about 0.06 s a call for conv-bert-small) or "histogram"
             (PyTorch's MSE-optimal clipping; measured 10 s a call here, so 256 texts
@@ -51,6 +58,7 @@ class Recipe:
     float_layers: tuple[str, ...] = ()
     io_dtype: str = "float32"
     calibration_samples: int = 0
+    int8_scope: str = "all"
     observer: str = "minmax"
     notes: tuple[str, ...] = field(default=())
 
@@ -64,6 +72,8 @@ class Recipe:
             raise ValueError(f"granularity {self.granularity!r}: choose one of {GRANULARITIES}")
         if self.observer not in OBSERVERS:
             raise ValueError(f"observer {self.observer!r}: choose one of {OBSERVERS}")
+        if self.int8_scope not in INT8_SCOPES:
+            raise ValueError(f"int8_scope {self.int8_scope!r}: choose one of {INT8_SCOPES}")
         if self.io_dtype not in IO_TYPES:
             raise ValueError(f"io_dtype {self.io_dtype!r}: choose one of {IO_TYPES}")
         if self.activations == "static" and self.calibration_samples < 1:

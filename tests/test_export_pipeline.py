@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pytest
@@ -339,3 +340,19 @@ def test_max_accuracy_drop_needs_labelled_data(checkpoints, tmp_path):
         )  # fmt: skip
     with pytest.raises(ExportError, match="without --qat"):
         ExportOptions(target="tflite", quantization="int8", qat=True, max_accuracy_drop=1.0)
+
+
+def test_tflite_linear_scope_exports_verifies_and_is_named(checkpoints, tmp_path):
+    task = Task.SEQUENCE_CLASSIFICATION
+    options = ExportOptions(
+        target="tflite", quantization="int8", model=str(checkpoints[task]), task=task,
+        seq_len=SEQ, golden_samples=4, calibration_samples=16, int8_scope="linear",
+    )  # fmt: skip
+    assert options.int8_scope == "linear"
+    result = export(dataclasses_replace(options, out=tmp_path / "lin"), log=lambda _: None)
+    assert result.verify.passed, result.verify.table()
+    manifest = Manifest.read(result.directory)
+    assert manifest.recipe["int8_scope"] == "linear"
+    assert any("int8 scope 'linear'" in f["reason"] for f in manifest.float_ops)
+    with pytest.raises(ExportError, match="TFLite int8 option"):
+        ExportOptions(target="executorch", quantization="int8", int8_scope="linear")

@@ -99,3 +99,18 @@ def test_unknown_units_are_errors(tiny_model):
         float_layer_nodes(calibrated, ("layer.7",))
     with pytest.raises(ExportError, match="unknown layer unit"):
         float_layer_nodes(calibrated, ("encoder",))
+
+
+def test_linear_scope_keeps_only_linear_layers_int8(tiny_model):
+    export_model, calls, calibrated = tiny_model
+    linear = quantize_calibrated(calibrated, scope="linear")
+    counts = _compute_dtypes(linear)
+    assert counts[("FULLY_CONNECTED", "int8")] == sum(
+        n for (op, _), n in _compute_dtypes(quantize_calibrated(calibrated)).items()
+        if op == "FULLY_CONNECTED"
+    )  # fmt: skip
+    assert counts[("BATCH_MATMUL", "float32")] > 0 and counts[("BATCH_MATMUL", "int8")] == 0
+    others = {name: dtypes[0] for name, dtypes in op_details(linear) if name in ("SOFTMAX", "MEAN")}
+    assert set(others.values()) == {"float32"}, others
+    with pytest.raises(ExportError, match="int8 scope"):
+        quantize_calibrated(calibrated, scope="most")

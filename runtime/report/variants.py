@@ -119,14 +119,18 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
     return build
 
 
-def _ours(target: str, quantization: str, qat: bool = False):
+def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str = "all"):
     settings = {"target": target, "quantization": quantization, "qat": qat}
+    if int8_scope != "all":
+        settings["int8_scope"] = int8_scope
 
     def make(ctx: BuildContext, out: Path) -> None:
         from convbert_edge.errors import ExportError
         from convbert_edge.exporters.pipeline import ExportOptions, export
 
         extra = {"qat": True} if qat else {}
+        if int8_scope != "all":
+            extra["int8_scope"] = int8_scope
         try:
             options = ExportOptions(
                 target=target,
@@ -140,8 +144,6 @@ def _ours(target: str, quantization: str, qat: bool = False):
                 **extra,
             )
             result = export(options, log=lambda line: ctx.log("      " + line))
-        except TypeError as err:
-            raise NotAvailable(f"this pipeline has no QAT option yet ({err})") from None
         except (ExportError, ValueError) as err:
             raise NotAvailable(str(err).splitlines()[0]) from None
         if not result.verify.passed:
@@ -186,6 +188,13 @@ VARIANTS: dict[str, Variant] = {
         "TFLite dynamic int8", "ours", "tflite", "dynamic-int8", _ours("tflite", "dynamic-int8")
     ),
     "tflite-int8": Variant("TFLite int8", "ours", "tflite", "int8", _ours("tflite", "int8")),
+    "tflite-int8-linear": Variant(
+        "TFLite int8 (linear layers)",
+        "ours",
+        "tflite",
+        "int8",
+        _ours("tflite", "int8", int8_scope="linear"),
+    ),
     "tflite-int16x8": Variant(
         "TFLite int16x8", "ours", "tflite", "int16x8", _ours("tflite", "int16x8")
     ),
@@ -237,6 +246,7 @@ VARIANTS: dict[str, Variant] = {
 SHAPE_VARIANTS: tuple[str, ...] = (
     "transformers-eager",
     "tflite-int8",
+    "tflite-int8-linear",
     "executorch-int8",
     "onnx-int8",
     "peer-onnx-dynamic-int8",
