@@ -20,11 +20,13 @@ $(STAMP): pyproject.toml
 		| xargs $(BIN)/python -m pip install -q --no-deps
 	touch $(STAMP)
 
-# The main job: export the default model to full-int8 TFLite and ExecuTorch; each
-# export verifies itself against the fp32 reference and exits non-zero if it misses.
+# The main job: export the default model to full-int8 TFLite and ExecuTorch (each export
+# verifies itself against the fp32 reference and exits non-zero if it misses), then the
+# accuracy-vs-latency report of every variant and peer (reports/<model>/report.md).
 demo: $(STAMP)
 	$(BIN)/python -m convbert_edge.export --target tflite --int8
 	$(BIN)/python -m convbert_edge.export --target executorch --int8
+	$(BIN)/python -m convbert_edge.report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
