@@ -33,3 +33,13 @@ OUTPUT_NAMES: dict[Task, tuple[str, ...]] = {
 }
 
 INPUT_NAMES: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
+
+# The transformers class (config.json "architectures") of each task's checkpoints.
+HF_ARCHITECTURES: dict[Task, str] = {
+    Task.BASE: "ConvBertModel",
+    Task.MASKED_LM: "ConvBertForMaskedLM",
+    Task.SEQUENCE_CLASSIFICATION: "ConvBertForSequenceClassification",
+    Task.MULTIPLE_CHOICE: "ConvBertForMultipleChoice",
+    Task.TOKEN_CLASSIFICATION: "ConvBertForTokenClassification",
+    Task.QUESTION_ANSWERING: "ConvBertForQuestionAnswering",
+}

@@ -24,18 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.errors import ExportError
-from convbert_edge.tasks import INPUT_NAMES, OUTPUT_NAMES, Task
+from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, OUTPUT_NAMES, Task
 
 PEERS_INSTALL = "pip install 'litert-torch==0.10.0' (or the project's [peers] extra)"
-
-HF_CLASSES: dict[Task, str] = {
-    Task.BASE: "ConvBertModel",
-    Task.MASKED_LM: "ConvBertForMaskedLM",
-    Task.SEQUENCE_CLASSIFICATION: "ConvBertForSequenceClassification",
-    Task.MULTIPLE_CHOICE: "ConvBertForMultipleChoice",
-    Task.TOKEN_CLASSIFICATION: "ConvBertForTokenClassification",
-    Task.QUESTION_ANSWERING: "ConvBertForQuestionAnswering",
-}
 
 
 class PeerUnavailable(ExportError):
@@ -52,7 +43,7 @@ def transformers_model(model_dir: str | Path, task: Task | str):
         raise PeerUnavailable(
             "the transformers baseline needs transformers: pip install 'transformers==4.57.6'"
         ) from None
-    cls = getattr(transformers, HF_CLASSES[Task.parse(task)])
+    cls = getattr(transformers, HF_ARCHITECTURES[Task.parse(task)])
     return cls.from_pretrained(str(model_dir), dtype=torch.float32).eval()
 
 
@@ -248,7 +239,10 @@ def _write_artifact(out: Path, model_dir: Path, task: Task, peer: PeerModel, mod
             outputs=[_output_spec(n, r.shape[1:], quant) for n, r in reference.items()],
             recipe=peer.recipe,
             float_ops=peer.notes,
-            source={"checkpoint": str(model_dir), "model": "transformers " + HF_CLASSES[task]},
+            source={
+                "checkpoint": str(model_dir),
+                "model": "transformers " + HF_ARCHITECTURES[task],
+            },
             tools=_versions(("torch", "transformers", "onnxruntime", "executorch", "litert-torch")),
         )
         atomic_write_text(tmp / MANIFEST_NAME, manifest.to_json())

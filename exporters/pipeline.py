@@ -31,7 +31,7 @@ from convbert_edge.runtime.manifest import (
 from convbert_edge.runtime.tolerances import tolerance_for
 from convbert_edge.runtime.verify import VerifyResult, verify_artifact
 from convbert_edge.targets import MODEL_FILES, Quantization, Target
-from convbert_edge.tasks import INPUT_NAMES, Task
+from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
 
 from .artifact import artifact_directory
 from .inputs import load_texts, stack_calls, task_batches
@@ -154,14 +154,7 @@ class ExportResult:
     seconds: float
 
 
-_ARCHITECTURE_TASKS = {
-    "ConvBertModel": Task.BASE,
-    "ConvBertForMaskedLM": Task.MASKED_LM,
-    "ConvBertForSequenceClassification": Task.SEQUENCE_CLASSIFICATION,
-    "ConvBertForMultipleChoice": Task.MULTIPLE_CHOICE,
-    "ConvBertForTokenClassification": Task.TOKEN_CLASSIFICATION,
-    "ConvBertForQuestionAnswering": Task.QUESTION_ANSWERING,
-}
+_ARCHITECTURE_TASKS = {name: task for task, name in HF_ARCHITECTURES.items()}
 
 # int16x8 TFLite is left out: TF 2.21's converter cannot calibrate it for a model with
 # integer inputs (token ids): "Max and min for dynamic tensors should be recorded during

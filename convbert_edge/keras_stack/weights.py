@@ -40,7 +40,7 @@ from convbert_edge.checkpoint import (
 )
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import CheckpointError
-from convbert_edge.tasks import Task
+from convbert_edge.tasks import HF_ARCHITECTURES, Task
 
 # layout name -> (torch layout to Keras layout, Keras layout back to torch layout)
 Rearrange = Callable[[np.ndarray], np.ndarray]
@@ -126,15 +126,6 @@ HEAD_RULES: dict[Task, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 _LAYER_PREFIX = "encoder.layer.{}."
-# The transformers PyTorch class that reads a checkpoint of each task.
-HF_ARCHITECTURES: dict[Task, str] = {
-    Task.BASE: "ConvBertModel",
-    Task.MASKED_LM: "ConvBertForMaskedLM",
-    Task.SEQUENCE_CLASSIFICATION: "ConvBertForSequenceClassification",
-    Task.MULTIPLE_CHOICE: "ConvBertForMultipleChoice",
-    Task.TOKEN_CLASSIFICATION: "ConvBertForTokenClassification",
-    Task.QUESTION_ANSWERING: "ConvBertForQuestionAnswering",
-}
 
 
 def name_map(config: ConvBertConfig, task: Task) -> dict[str, tuple[str, str]]:
