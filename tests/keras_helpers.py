@@ -19,19 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.tasks import OUTPUT_NAMES, Task
+from convbert_edge.tasks import HF_ARCHITECTURES, OUTPUT_NAMES, Task
 
 os.environ.setdefault("USE_TF", "0")  # transformers' PyTorch classes only, in this process
 
 ALL_TASKS = tuple(Task)
-HF_CLASS_NAMES = {
-    Task.BASE: "ConvBertModel",
-    Task.MASKED_LM: "ConvBertForMaskedLM",
-    Task.SEQUENCE_CLASSIFICATION: "ConvBertForSequenceClassification",
-    Task.MULTIPLE_CHOICE: "ConvBertForMultipleChoice",
-    Task.TOKEN_CLASSIFICATION: "ConvBertForTokenClassification",
-    Task.QUESTION_ANSWERING: "ConvBertForQuestionAnswering",
-}
+HF_CLASS_NAMES = HF_ARCHITECTURES  # transformers class name per task
 TF_ORACLE_SCRIPT = Path(__file__).with_name("tf_oracle_script.py")
 
 
