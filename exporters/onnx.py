@@ -54,13 +54,7 @@ def export_onnx(
 
 
 def _quantize(src: Path, dst: Path, recipe: Recipe, calibration: list) -> None:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_dynamic,
-        quantize_static,
-    )
+    from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     pre = dst.with_name("model.pre.onnx")
@@ -73,18 +67,31 @@ def _quantize(src: Path, dst: Path, recipe: Recipe, calibration: list) -> None:
     if not calibration:
         raise ExportError("static ONNX int8 needs calibration batches; none were given")
 
+    feeds = [{k: np.asarray(batch[k], np.int32) for k in INPUT_NAMES} for batch in calibration]
+    quantize_static_qdq(pre, dst, feeds, per_channel)
+
+
+def quantize_static_qdq(
+    src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], per_channel: bool = True
+) -> None:
+    """Static int8 quantization, QDQ format, int8 weights and activations, calibrated on
+    ``feeds`` (input name -> array): the ONNX int8 our artifacts and the GEMM probe share."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self._it = iter(calibration)
+            self._it = iter(feeds)
 
         def get_next(self):
-            batch = next(self._it, None)
-            return (
-                None if batch is None else {k: np.asarray(batch[k], np.int32) for k in INPUT_NAMES}
-            )
+            return next(self._it, None)
 
     quantize_static(
-        str(pre),
+        str(src),
         str(dst),
         Reader(),
         quant_format=QuantFormat.QDQ,

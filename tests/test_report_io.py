@@ -1,10 +1,14 @@
 """The report's outer parts: files written and parsed back, a variant that cannot be built
-reported instead of crashing, and peak memory measured in a child process."""
+reported instead of crashing, and the worker processes that time each variant alone
+and measure its peak memory."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import resource
+import time
 from pathlib import Path
 
 import pytest
@@ -13,14 +17,14 @@ import torch
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.runtime.report import run as run_module
 from convbert_edge.runtime.report import variants as variants_module
-from convbert_edge.runtime.report.gemm import GemmLimit
+from convbert_edge.runtime.report.gemm import GemmLimit, measure_gemm_limits
 from convbert_edge.runtime.report.machine import MachineInfo
-from convbert_edge.runtime.report.memory import MemoryResult, measure_in_child
 from convbert_edge.runtime.report.results import Section, VariantResult, acceptance_ratios
 from convbert_edge.runtime.report.run import Report, ReportOptions
 from convbert_edge.runtime.report.runners import RunnerSpec
-from convbert_edge.runtime.report.timing import LatencyStats
+from convbert_edge.runtime.report.timing import LatencyStats, round_robin
 from convbert_edge.runtime.report.variants import BuildContext, NotAvailable, Variant
+from convbert_edge.runtime.report.workers import MemoryResult, Worker, variant_worker
 from convbert_edge.runtime.report.write import write_report
 from convbert_edge.torch_stack import ConvBertForSequenceClassification
 
@@ -156,16 +160,37 @@ def test_unknown_variant_names_list_the_valid_ones():
     assert variants_module.parse_variants(None) == list(variants_module.VARIANTS)
 
 
-def test_peak_memory_is_measured_in_a_child_process(checkpoint):
+def test_a_variant_worker_times_its_own_calls_and_reports_its_memory(checkpoint):
     call = {
         n: torch.zeros(1, 16, dtype=torch.int32).numpy()
         for n in ("input_ids", "attention_mask", "token_type_ids")
     }
-    result = measure_in_child(RunnerSpec("eager-ours", str(checkpoint)), call, runs=2)
-    assert result.baseline_mb > 50  # the child imported torch before loading
+    with variant_worker(RunnerSpec("eager-ours", str(checkpoint)), 1, call) as run:
+        times = round_robin({"ours": run}, runs=3, warmup=1)
+        result = run.memory()
+    assert len(times["ours"]) == 3 and all(0 < ms < 10_000 for ms in times["ours"])
+    assert not run._process.is_alive()  # closed with the block
+    assert result.baseline_mb > 50  # the worker imported torch before loading
     assert result.peak_mb > result.baseline_mb  # loading and running a model costs memory
     parent_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert result.baseline_mb < parent_peak  # the child's own peak, not inherited
+    assert result.baseline_mb < parent_peak  # the worker's own peak, not inherited
     assert 0 < result.load_seconds < 60
     with pytest.raises(RuntimeError, match="CheckpointError|not|No such"):
-        measure_in_child(RunnerSpec("eager-ours", str(checkpoint.parent / "absent")), call)
+        variant_worker(RunnerSpec("eager-ours", str(checkpoint.parent / "absent")), 1, call)
+
+
+def test_a_worker_reports_the_time_measured_inside_it_and_its_death():
+    with Worker(functools.partial, (time.sleep, 0.05), name="sleeper") as sleep:
+        slow_clock = iter(range(0, 1000, 10)).__next__  # the parent would see 10 s a call
+        times = round_robin({"sleep": sleep}, runs=2, warmup=0, clock=slow_clock)
+    assert all(50 <= ms < 1000 for ms in times["sleep"])  # the worker's own ~50 ms
+    with Worker(functools.partial, (os._exit, 3), name="crasher") as crash:
+        with pytest.raises(RuntimeError, match="crasher: the worker died .*exit code 3"):
+            crash()
+
+
+def test_the_gemm_probe_runs_in_a_worker_and_gives_a_throughput():
+    limits = measure_gemm_limits((8, 16, 32), threads=1, runtimes=("onnx",), runs=3, warmup=1)
+    onnx = limits["onnx"]
+    assert onnx.latency.runs == 3 and onnx.gops > 0
+    assert onnx.as_dict()["shape"] == [8, 16, 32]

@@ -19,6 +19,7 @@ import numpy as np
 from convbert_edge.config import ConvBertConfig
 
 from .timing import LatencyStats, round_robin
+from .workers import Worker
 
 
 def model_flops(c: ConvBertConfig, seq_len: int) -> float:
@@ -129,12 +130,8 @@ def _onnx_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+
+    from convbert_edge.exporters.onnx import quantize_static_qdq
 
     rows, k, n = shape
     rng = np.random.default_rng(0)
@@ -153,22 +150,8 @@ def _onnx_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     fp32, int8 = workdir / "gemm.onnx", workdir / "gemm.int8.onnx"
     onnx.save(model, fp32)
-    batches = iter([{"x": rng.standard_normal((1, rows, k)).astype(np.float32)} for _ in range(4)])
-
-    class Reader(CalibrationDataReader):
-        def get_next(self):
-            return next(batches, None)
-
-    # The same quantization as our ONNX int8 artifact: static QDQ, int8 both sides.
-    quantize_static(
-        str(fp32),
-        str(int8),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-    )
+    feeds = [{"x": rng.standard_normal((1, rows, k)).astype(np.float32)} for _ in range(4)]
+    quantize_static_qdq(fp32, int8, feeds)  # the same quantization as our ONNX int8 artifact
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -184,6 +167,21 @@ GEMM_BUILDERS: dict[str, Callable[[tuple[int, int, int], int, Path], Callable[[]
 }
 
 
+def gemm_probe(runtime: str, shape: tuple[int, int, int], threads: int) -> Callable[[], object]:
+    """A worker factory: ``runtime``'s one-layer int8 model at ``shape``, as a call.
+
+    Its files live in a temporary directory held by the call, removed when the worker exits.
+    """
+    workdir = tempfile.TemporaryDirectory(prefix="convbert-edge-gemm-")
+    invoke = GEMM_BUILDERS[runtime](shape, threads, Path(workdir.name))
+
+    def call():
+        invoke()
+
+    call.workdir = workdir
+    return call
+
+
 def measure_gemm_limits(
     shape: tuple[int, int, int],
     threads: int,
@@ -191,10 +189,16 @@ def measure_gemm_limits(
     runs: int = 100,
     warmup: int = 10,
 ) -> dict[str, GemmLimit]:
-    """Each runtime's one-layer int8 model at ``shape``, timed round-robin together."""
-    with tempfile.TemporaryDirectory() as tmp:
-        calls = {}
+    """Each runtime's one-layer int8 model at ``shape``, each in a worker process of its
+    own, timed round-robin together."""
+    workers = {}
+    try:
         for runtime in runtimes:
-            calls[runtime] = GEMM_BUILDERS[runtime](shape, threads, Path(tmp))
-        times = round_robin(calls, runs=runs, warmup=warmup)
+            workers[runtime] = Worker(
+                gemm_probe, (runtime, shape, threads), name=f"{runtime} int8 GEMM probe"
+            )
+        times = round_robin(workers, runs=runs, warmup=warmup)
+    finally:
+        for worker in workers.values():
+            worker.close()
     return {r: GemmLimit(r, shape, threads, LatencyStats.of(times[r])) for r in runtimes}

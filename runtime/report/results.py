@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 from .budget import ACCEPTANCE_THREADS, SELECTION_BUDGET, SPEED_TARGETS
 from .gemm import GemmLimit
-from .memory import MemoryResult
 from .timing import LatencyStats
+from .workers import MemoryResult
 
 
 @dataclass

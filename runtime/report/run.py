@@ -14,11 +14,11 @@ from pathlib import Path
 from .budget import ACCEPTANCE_THREADS, BUDGETS
 from .gemm import largest_linear, measure_gemm_limits, model_flops
 from .machine import MachineInfo, describe_machine
-from .memory import measure_in_child
 from .results import Section, VariantResult, acceptance_ratios
 from .runners import RunnerSpec, open_runner
 from .timing import LatencyStats, round_robin
 from .variants import SHAPE_VARIANTS, VARIANTS, BuildContext, NotAvailable, build_variant
+from .workers import variant_worker
 
 # The held-out data set each task is scored on.
 TASK_DATASETS = {"sequence-classification": "movie_reviews", "token-classification": "wnut16"}
@@ -45,7 +45,7 @@ class ReportOptions:
         shapes: presets (conv-bert-small, conv-bert-base) measured with random weights
             for latency and the GEMM-limit fraction.
         eval_limit: score only the first N held-out examples (None: the whole split).
-        memory: measure load time and peak memory in a child process per variant.
+        memory: report each variant's load time and peak memory (from its worker process).
     """
 
     model: str | None = None
@@ -191,34 +191,35 @@ def _build_key(spec: RunnerSpec) -> str:
 
 
 def _time_all(section: Section, specs: dict, call, options: ReportOptions, log):
+    """Latency at each thread count, each variant in a worker process of its own (see
+    workers.py); the load time and peak memory come from the workers at ACCEPTANCE_THREADS
+    (or the first thread count measured)."""
+    memory_threads = (
+        ACCEPTANCE_THREADS if ACCEPTANCE_THREADS in options.threads else options.threads[0]
+    )
     for threads in options.threads:
         log(
             f"[latency] {threads} thread(s): {len(specs)} variants x {options.runs} rounds, "
-            "shuffled round-robin"
+            "shuffled round-robin, one worker process each"
         )
-        calls = {}
-        for name, spec in specs.items():
-            try:
-                run = open_runner(spec, threads)
-                calls[name] = lambda run=run: run(call)
-            except Exception as err:
-                log(f"      {name}: could not open ({err})")
-        times = round_robin(calls, options.runs, options.warmup, log=log)
-        for row in section.variants:
-            if row.name in times:
-                row.latency[threads] = LatencyStats.of(times[row.name])
-        del calls
-
-
-def _memory_all(section: Section, specs: dict, call, log):
-    log(f"[memory] load time and peak RSS, one child process per variant ({len(specs)})")
-    for row in section.variants:
-        if row.name in specs:
-            try:
-                row.memory = measure_in_child(specs[row.name], call, threads=ACCEPTANCE_THREADS)
-            except RuntimeError as err:
-                row.memory_error = str(err).splitlines()[0][:300]
-                log(f"      {row.name}: {row.memory_error}")
+        workers = {}
+        try:
+            for name, spec in specs.items():
+                try:
+                    workers[name] = variant_worker(spec, threads, call)
+                except RuntimeError as err:
+                    row = next(r for r in section.variants if r.name == name)
+                    row.memory_error = f"could not open: {str(err).splitlines()[0][:300]}"
+                    log(f"      {name}: {row.memory_error}")
+            times = round_robin(workers, options.runs, options.warmup, log=log)
+            for row in section.variants:
+                if row.name in times:
+                    row.latency[threads] = LatencyStats.of(times[row.name])
+                if row.name in workers and options.memory and threads == memory_threads:
+                    row.memory = workers[row.name].memory()
+        finally:
+            for worker in workers.values():
+                worker.close()
 
 
 def _gemm(section: Section, options: ReportOptions, cache: dict, log):
@@ -294,8 +295,6 @@ def measure_model(
     call = ctx.calls()[0]
     if specs:
         _time_all(section, specs, call, options, log)
-        if options.memory:
-            _memory_all(section, specs, call, log)
         _gemm(section, options, gemm_cache, log)
     section.ratios = acceptance_ratios(section)
     return section
@@ -336,11 +335,7 @@ def run_report(options: ReportOptions, log: Callable[[str], None] = print) -> Re
         measure_model("model", options.model, names, options, gemm_cache, accuracy=True, log=log)
     ]
     for preset in options.shapes:
-        shape_names = [
-            n
-            for n in SHAPE_VARIANTS
-            if n in VARIANTS and not (options.skip_peers and VARIANTS[n].family == "peer")
-        ]
+        shape_names = [n for n in SHAPE_VARIANTS if n in names]
         sections.append(
             measure_model(
                 f"shape {preset} (random weights)",

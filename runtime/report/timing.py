@@ -4,6 +4,10 @@ On a shared machine the load drifts while a benchmark runs; taking one run of ev
 variant per round, in an order that changes every round, makes the drift hit all variants
 alike, so the ratios between them hold even when the absolute times move.
 
+A call that returns a float has timed itself (a ``Worker`` measuring inside its own
+process, free of the pipe's round trip); that float, in milliseconds, is taken as is.
+Any other call is timed here.
+
     times = round_robin({"a": run_a, "b": run_b}, runs=50, warmup=5)
     stats = {name: LatencyStats.of(ms) for name, ms in times.items()}
 """
@@ -32,7 +36,8 @@ def round_robin(
     """Milliseconds of each call over ``runs`` rounds, after ``warmup`` untimed rounds.
 
     Args:
-        calls: name -> a zero-argument callable doing one inference.
+        calls: name -> a zero-argument callable doing one inference; if it returns a
+            float, that is its own measurement in milliseconds.
         clock: seconds, monotonic (injected for tests).
         shuffle: reorders a list in place each round; default a seeded random.shuffle.
     """
@@ -50,8 +55,9 @@ def round_robin(
         shuffle(order)
         for name in order:
             start = clock()
-            calls[name]()
-            times[name].append((clock() - start) * 1e3)
+            own = calls[name]()
+            elapsed = (clock() - start) * 1e3
+            times[name].append(own if isinstance(own, float) else elapsed)
         if log is not None and (r + 1) % max(runs // 4, 1) == 0 and r + 1 < runs:
             log(f"      round {r + 1}/{runs}")
     return times
