@@ -184,6 +184,11 @@ def test_a_worker_reports_the_time_measured_inside_it_and_its_death():
         slow_clock = iter(range(0, 1000, 10)).__next__  # the parent would see 10 s a call
         times = round_robin({"sleep": sleep}, runs=2, warmup=0, clock=slow_clock)
     assert all(50 <= ms < 1000 for ms in times["sleep"])  # the worker's own ~50 ms
+    with Worker(functools.partial, (time.sleep, 0.001), settle=1, settle_seconds=0.2) as sleep:
+        start = time.perf_counter()
+        ms = sleep()
+        assert time.perf_counter() - start >= 0.2  # it settled for 0.2 s of untimed calls
+        assert ms < 100  # and timed one 1 ms call
     with Worker(functools.partial, (os._exit, 3), name="crasher") as crash:
         with pytest.raises(RuntimeError, match="crasher: the worker died .*exit code 3"):
             crash()

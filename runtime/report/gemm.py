@@ -19,7 +19,7 @@ import numpy as np
 from convbert_edge.config import ConvBertConfig
 
 from .timing import LatencyStats, round_robin
-from .workers import Worker
+from .workers import Worker, settling_for
 
 
 def model_flops(c: ConvBertConfig, seq_len: int) -> float:
@@ -195,7 +195,10 @@ def measure_gemm_limits(
     try:
         for runtime in runtimes:
             workers[runtime] = Worker(
-                gemm_probe, (runtime, shape, threads), name=f"{runtime} int8 GEMM probe"
+                gemm_probe,
+                (runtime, shape, threads),
+                name=f"{runtime} int8 GEMM probe",
+                **settling_for(threads),
             )
         times = round_robin(workers, runs=runs, warmup=warmup)
     finally:

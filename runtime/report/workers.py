@@ -7,7 +7,7 @@ called keep spinning while the next one runs, and some pool sizes are process-wi
 variant slower at two threads than at one: conv-bert-small's TFLite int8 took 13.1 ms at
 two threads in the shared process and 6.1 ms alone. So each variant (and each GEMM probe)
 lives in a spawned worker that imports only its runtime, opens the model once, times its
-own calls (each after a few untimed ones, see ``settle``) and reports its peak RSS. The
+own calls (each after untimed ones, see ``settling_for``) and reports its peak RSS. The
 parent asks one worker at a time, so round-robin ordering still spreads machine drift over
 all variants, and idle workers wait on a pipe.
 
@@ -84,8 +84,12 @@ def _serve(factory: Factory, args: tuple, modules: tuple[str, ...], conn) -> Non
             except EOFError:
                 return
             if isinstance(request, tuple) and request[0] == "run":
-                for _ in range(request[1]):
+                _, calls, seconds = request
+                start = time.perf_counter()
+                done = 0
+                while done < calls or time.perf_counter() - start < seconds:
                     call()
+                    done += 1
                 start = time.perf_counter()
                 call()
                 conn.send(("ok", (time.perf_counter() - start) * 1e3))
@@ -111,13 +115,11 @@ class Worker:
         modules: imported before the baseline memory is taken, so the peak above the
             baseline is the model's and not its runtime's.
         name: for error messages.
-        settle: untimed calls before each timed one. Right after another worker ran, the
-            cores still hold its spinning thread pools and this worker's caches are cold.
-            Measured on conv-bert-small at two threads (two runs each), transformers
-            eager took 51-58 ms with no settling call, 31-33 ms with one, 31-32 ms with
-            three; our TFLite int8 11.6-11.9, 7.8-10.0 and 5.9-6.0 ms. Three is where
-            every variant had reached its steady state, which is what a device sees when
-            it runs one model again and again.
+        settle / settle_seconds: before each timed call, untimed calls until there have
+            been at least ``settle`` of them and ``settle_seconds`` have passed. Right
+            after another worker ran, its thread pools may still spin on the cores (ONNX
+            Runtime's and PyTorch's OpenMP pools spin for a while after each call), and
+            this worker's caches and threads are cold. See ``settling_for``.
         timeout: seconds allowed for opening, and for each call.
 
     Raises RuntimeError with the worker's message when it fails or dies (some runtimes
@@ -132,9 +134,11 @@ class Worker:
         modules: tuple[str, ...] = (),
         name: str = "worker",
         settle: int = 3,
+        settle_seconds: float = 0.0,
         timeout: float = 600.0,
     ):
-        self.name, self.settle, self.timeout = name, settle, timeout
+        self.name, self.timeout = name, timeout
+        self.settle, self.settle_seconds = settle, settle_seconds
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=True)
         self._process = ctx.Process(
@@ -164,7 +168,7 @@ class Worker:
 
     def __call__(self) -> float:
         """Run once; the milliseconds the call took, measured inside the worker."""
-        self._conn.send(("run", self.settle))
+        self._conn.send(("run", self.settle, self.settle_seconds))
         return self._receive("running")
 
     def memory(self) -> MemoryResult:
@@ -190,12 +194,27 @@ class Worker:
         self.close()
 
 
+def settling_for(threads: int) -> dict[str, float]:
+    """Worker settling that gives steady-state times at ``threads``, as measured here.
+
+    On the default model at two threads, with transformers eager, ONNX Runtime and two
+    TFLite models in four workers (20 rounds each, medians): with three settling calls
+    our TFLite int8 took 3.3-3.5 ms and eager 16-20 ms, the same as our model at one
+    thread, because the previous worker's pools were still spinning on the second core;
+    with 0.1 s of settling, twice, 2.00 and 2.02 ms, and eager 12.3 ms, what each
+    measures alone. At one thread the other core absorbs the spinning (interquartile
+    ranges of 0.1-0.2 ms without it), so three calls suffice.
+    """
+    return {"settle": 3, "settle_seconds": 0.1 if threads > 1 else 0.0}
+
+
 def variant_worker(spec: RunnerSpec, threads: int, call: dict[str, np.ndarray], **kwargs) -> Worker:
-    """A worker holding ``spec`` opened with ``threads``, running ``call``."""
+    """A worker holding ``spec`` opened with ``threads``, running ``call``, settling as
+    ``settling_for(threads)`` unless told otherwise."""
     return Worker(
         open_variant,
         (spec, threads, call),
         modules=runtime_modules(spec),
         name=Path(spec.path).name,
-        **kwargs,
+        **{**settling_for(threads), **kwargs},
     )
