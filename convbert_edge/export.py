@@ -105,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "fine-tuned under int8 fake quantization to match its own fp32 outputs on "
         "unlabelled training texts of --calibration (no labels needed; minutes)",
     )
-    p.add_argument("--qat-steps", type=int, default=300, help="QAT optimizer steps (default 300)")
+    p.add_argument(
+        "--qat-steps",
+        type=int,
+        default=None,
+        help="QAT optimizer steps (default 30 for tflite, 100 for executorch)",
+    )
     p.add_argument(
         "--qat-accumulate",
         type=int,
@@ -115,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--qat-lr", type=float, default=None, help="QAT peak learning rate (default 5e-6)"
+    )
+    p.add_argument(
+        "--qat-no-fallback",
+        action="store_true",
+        help="with --qat: ship the QAT model even when it scores below post-training int8 "
+        "on the labelled dev split (by default that split decides, and the manifest says "
+        "which was shipped)",
     )
     p.add_argument(
         "--max-accuracy-drop",
@@ -168,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             qat_steps=args.qat_steps,
             qat_accumulate=args.qat_accumulate,
             qat_lr=args.qat_lr,
+            qat_fallback=not args.qat_no_fallback,
             max_accuracy_drop=args.max_accuracy_drop,
             int8_scope=args.int8_scope,
         )

