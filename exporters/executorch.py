@@ -22,7 +22,7 @@ from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 
 if TYPE_CHECKING:
-    from convbert_edge.quantize.torch_qat import QatConfig
+    from convbert_edge.quantize.torch_qat import QatConfig, QatResult
 
 # Edge-dialect ops that do the model's arithmetic; every one must sit inside a delegate.
 COMPUTE_OPS = ("linear", "addmm", "mm", "bmm", "matmul", "convolution")
@@ -39,7 +39,6 @@ class PteResult:
     undelegated: Counter = field(default_factory=Counter)
     linears: Counter = field(default_factory=Counter)
     float_ops: list[dict[str, str]] = field(default_factory=list)
-    graph: torch.nn.Module | None = None  # the converted PT2E graph lowered (set by QAT)
 
 
 def _to_tuple(batch: dict[str, torch.Tensor] | tuple) -> tuple:
@@ -162,18 +161,34 @@ def export_pte_qat(
     ``train_calls`` are unlabelled calls at the example's shape (tokenized texts, as for
     calibration); the fp32 model is the teacher. Same checks and float_ops as export_pte.
     """
+    return lower_qat(train_qat(model, example, recipe, train_calls, config, log), example, recipe)
+
+
+def train_qat(
+    model: torch.nn.Module,
+    example: dict[str, torch.Tensor] | tuple,
+    recipe: Recipe,
+    train_calls: Sequence,
+    config: QatConfig,
+    log: Callable[[str], None] = print,
+) -> QatResult:
+    """export_pte_qat's first half: the trained, converted PT2E graph, not yet lowered."""
     from convbert_edge.quantize.torch_qat import qat_quantize
 
     if recipe.quantization != "int8":
         raise ExportError(f"QAT makes static int8 artifacts; recipe {recipe.quantization!r} is not")
-    example = _to_tuple(example)
     qat = qat_quantize(
-        model.eval(), example, recipe, [_to_tuple(c) for c in train_calls], config, log
+        model.eval(), _to_tuple(example), recipe, [_to_tuple(c) for c in train_calls], config, log
     )
     log(f"      QAT: {config.steps} steps in {qat.seconds:.0f} s")
-    result = _lower_checked(qat.model, example, recipe, qat.swapped)
-    result.graph = qat.model
-    return result
+    return qat
+
+
+def lower_qat(
+    qat: QatResult, example: dict[str, torch.Tensor] | tuple, recipe: Recipe
+) -> PteResult:
+    """export_pte_qat's second half: lower train_qat's graph, with export_pte's checks."""
+    return _lower_checked(qat.model, _to_tuple(example), recipe, qat.swapped)
 
 
 def _lower_checked(

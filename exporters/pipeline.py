@@ -323,23 +323,22 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
                 f"lr {o.qat_lr}, self-distillation from the fp32 model",
             ),
         )
-    qat_settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log)
-    with step(f"converting to {o.target.value} {quantization.value}{' (QAT)' if o.qat else ''}"):
-        model_bytes, float_ops = stack.convert(
-            o.target, recipe, golden_calls[0], calib_calls, qat_settings if o.qat else None
-        )
-        log(f"      {len(model_bytes) / 1e6:.1f} MB")
-    qat_check = None
-    if o.qat and o.qat_fallback:
-        with step("checking QAT against post-training int8 on labelled dev data"):
-            qat_check = check_qat(stack, recipe, calib_calls, tokenizer, o, log)
+    qat_check, ship_qat = None, o.qat
+    if o.qat:
+        settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log)
+        with step(f"quantization-aware training for {o.target.value}"):
+            stack.train_qat(recipe, golden_calls[0], calib_calls, settings)
+        if o.qat_fallback:
+            with step("checking QAT against post-training int8 on labelled dev data"):
+                qat_check = check_qat(stack, recipe, calib_calls, tokenizer, o, log)
         if qat_check is not None:
             recipe = dataclasses.replace(recipe, notes=(*recipe.notes, qat_check.summary()))
-        if qat_check is not None and qat_check.shipped == "ptq":
-            with step(f"converting to {o.target.value} {quantization.value} (post-training)"):
-                model_bytes, float_ops = stack.convert(
-                    o.target, recipe, golden_calls[0], calib_calls, None
-                )
+            ship_qat = qat_check.shipped == "qat"
+    with step(f"converting to {o.target.value} {quantization.value}{' (QAT)' if ship_qat else ''}"):
+        model_bytes, float_ops = stack.convert(
+            o.target, recipe, golden_calls[0], calib_calls, qat=ship_qat
+        )
+        log(f"      {len(model_bytes) / 1e6:.1f} MB")
 
     out = (
         Path(o.out)

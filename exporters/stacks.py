@@ -40,7 +40,7 @@ class TorchStack:
         self.torch = torch
         self.task = task
         self.model = model_class(task).from_pretrained(model_dir).eval()
-        self._qat_graph = None  # the last QAT conversion's PT2E graph, for check_qat
+        self._qat = None  # train_qat's QatResult
 
     def _args(self, call):
         return tuple(self.torch.from_numpy(call[n]) for n in INPUT_NAMES)
@@ -50,22 +50,28 @@ class TorchStack:
             out = self.model(*self._args(call))
         return {k: v.numpy() for k, v in out.items()}
 
-    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
+    def train_qat(self, recipe: Recipe, example, calibration, qat: QatSettings) -> None:
+        """Quantization-aware training for ExecuTorch; ``convert(..., qat=True)`` lowers it.
+        (It calibrates on the first of ``qat.calls``; ``calibration`` is for TFLite's.)"""
+        from convbert_edge.quantize.torch_qat import QatConfig
+
+        from .executorch import train_qat
+
+        config = QatConfig(steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate)
+        train = [self._args(c) for c in qat.calls]
+        self._qat = train_qat(self.model, self._args(example), recipe, train, config, qat.log)
+
+    def convert(self, target: Target, recipe: Recipe, example, calibration, qat: bool = False):
+        """The model bytes and what stays float; ``qat`` lowers train_qat's model instead
+        of quantizing after training."""
         calls = [self._args(c) for c in calibration]
         if target is Target.EXECUTORCH:
-            from .executorch import export_pte, export_pte_qat
+            from .executorch import export_pte, lower_qat
 
-            if qat is None:
-                result = export_pte(self.model, self._args(example), recipe, calls)
+            if qat:
+                result = lower_qat(self._trained_qat(), self._args(example), recipe)
             else:
-                from convbert_edge.quantize.torch_qat import QatConfig
-
-                config = QatConfig(steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate)
-                train = [self._args(c) for c in qat.calls]
-                result = export_pte_qat(
-                    self.model, self._args(example), recipe, train, config, qat.log
-                )
-                self._qat_graph = result.graph
+                result = export_pte(self.model, self._args(example), recipe, calls)
             return result.program, result.float_ops
         from .onnx import export_onnx
 
@@ -82,11 +88,14 @@ class TorchStack:
         graph, _ = quantized_graph(self.model, calls[0], recipe, calls)
         return self._graph_run(graph)
 
+    def _trained_qat(self):
+        if self._qat is None:
+            raise RuntimeError("train_qat has not run on this stack")
+        return self._qat
+
     def last_qat_run(self) -> Callable:
-        """A run of the last QAT conversion's int8 graph (as ``simulate``'s)."""
-        if self._qat_graph is None:
-            raise RuntimeError("no QAT conversion has run on this stack")
-        return self._graph_run(self._qat_graph)
+        """A run of train_qat's converted int8 graph (as ``simulate``'s)."""
+        return self._graph_run(self._trained_qat().model)
 
     def _graph_run(self, graph) -> Callable:
         def run(call):
@@ -105,33 +114,38 @@ class KerasStack:
         self.task = task
         self.model = model_class_for(task).from_pretrained(model_dir)
         self._calibrated: bytes | None = None  # one calibration serves every simulation
-        self._qat_model: bytes | None = None  # the last QAT conversion, for check_qat
+        self._qat = None  # train_qat's converted TFLite model
 
     def run(self, call):
         return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
 
-    def convert(self, target: Target, recipe: Recipe, example, calibration, qat=None):
+    def train_qat(self, recipe: Recipe, example, calibration, qat: QatSettings) -> None:
+        """Quantization-aware training of the fake-quantized twin, converted to TFLite with
+        ``calibration`` (what ``convert(..., qat=True)`` returns)."""
+        from convbert_edge.quantize.keras_qat import qat_finetune
+
+        model = qat_finetune(
+            self.model, qat.calls, steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate,
+            log=qat.log,
+        )  # fmt: skip
+        self._qat = self._convert(model, recipe, example, calibration)
+
+    def convert(self, target: Target, recipe: Recipe, example, calibration, qat: bool = False):
+        """The TFLite bytes and what stays float; ``qat``: train_qat's conversion."""
+        if qat:
+            if self._qat is None:
+                raise RuntimeError("train_qat has not run on this stack")
+            return self._qat.model, self._qat.float_ops
+        result = self._convert(self.model, recipe, example, calibration)
+        return result.model, result.float_ops
+
+    def _convert(self, model, recipe: Recipe, example, calibration):
         from .tflite import convert
 
-        model = self.model
-        if qat is not None:
-            from convbert_edge.quantize.keras_qat import qat_finetune
-
-            model = qat_finetune(
-                model,
-                qat.calls,
-                steps=qat.steps,
-                lr=qat.lr,
-                accumulate=qat.accumulate,
-                log=qat.log,
-            )
         shape = example["input_ids"].shape
         choices = shape[1] if len(shape) == 3 else None
         export_model = model.build_for_export(shape[0], shape[-1], choices)
-        result = convert(export_model, recipe, calibration)
-        if qat is not None:
-            self._qat_model = result.model
-        return result.model, result.float_ops
+        return convert(export_model, recipe, calibration)
 
     def simulate(self, recipe: Recipe, calibration) -> Callable:
         """A run of the TFLite model the recipe gives (calibrated once, quantized per
@@ -146,10 +160,10 @@ class KerasStack:
         return _litert_run(quantize_calibrated(self._calibrated, recipe.float_layers))
 
     def last_qat_run(self) -> Callable:
-        """A LiteRT run of the last QAT conversion's TFLite model."""
-        if self._qat_model is None:
-            raise RuntimeError("no QAT conversion has run on this stack")
-        return _litert_run(self._qat_model)
+        """A LiteRT run of train_qat's TFLite model."""
+        if self._qat is None:
+            raise RuntimeError("train_qat has not run on this stack")
+        return _litert_run(self._qat.model)
 
 
 def _litert_run(model: bytes) -> Callable:
