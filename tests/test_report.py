@@ -169,3 +169,21 @@ def test_ratios_without_a_qualifying_variant_are_not_measured():
     # random-weight shapes (no metric): any int8 of ours counts
     shape = acceptance_ratios(_section(rows, metric=None))
     assert shape[0].verdict == "PASS" and shape[0].ours == "tflite-int8"
+
+
+def test_plot_labels_of_crowded_points_do_not_overlap():
+    from convbert_edge.runtime.report.write import label_offsets
+
+    anchors = [(100.0, 200.0), (102.0, 201.0), (101.0, 199.0), (400.0, 200.0)]
+    labels = ["TFLite int8", "ExecuTorch int8", "litert-torch", "eager"]
+    offsets = label_offsets(anchors, labels)
+    assert offsets[3] == (5, 4)  # alone: the default place
+    assert offsets[0][1] != offsets[1][1] != offsets[2][1] != offsets[0][1]
+    boxes = [
+        (x + 5 * 120 / 72, y + dy * 120 / 72, len(t) * 4.2 * 120 / 72, 10 * 120 / 72)
+        for (x, y), (_, dy), t in zip(anchors, offsets, labels)
+    ]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
+                        and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])  # fmt: skip

@@ -11,6 +11,7 @@ import resource
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -199,3 +200,29 @@ def test_the_gemm_probe_runs_in_a_worker_and_gives_a_throughput():
     onnx = limits["onnx"]
     assert onnx.latency.runs == 3 and onnx.gops > 0
     assert onnx.as_dict()["shape"] == [8, 16, 32]
+
+
+def test_report_accuracy_cache_keeps_every_metric(tmp_path, monkeypatch):
+    from convbert_edge.runtime.evaluate import EvalResult
+    from convbert_edge.runtime.report import accuracy
+
+    class Data:
+        name, metric = "squad/dev", "exact match"
+        calls = [{"input_ids": np.arange(8, dtype=np.int32)}]
+
+        def __len__(self):
+            return 1
+
+    made = []
+
+    def evaluate(run, data, log=None):
+        made.append(1)
+        return EvalResult("squad/dev", "exact match", 0.5, np.array(["a"]), np.array([True]),
+                          {"f1": 0.75})  # fmt: skip
+
+    monkeypatch.setattr(accuracy, "evaluate", evaluate)
+    first = accuracy.scored("v", lambda: None, Data(), tmp_path, "key", log=lambda _: None)
+    again = accuracy.scored("v", lambda: None, Data(), tmp_path, "key", log=lambda _: None)
+    assert len(made) == 1  # the second came from the cache
+    assert again.extra == first.extra == {"f1": 0.75} and again.score == 0.5
+    assert [p.name for p in tmp_path.iterdir()] == ["v.npz"]  # no partial file left

@@ -46,13 +46,26 @@ def scored(
                 if meta["key"] == key:
                     log(f"      {name}: cached {meta['metric']} {meta['score']:.4f}")
                     return EvalResult(
-                        meta["name"], meta["metric"], meta["score"], z["predictions"], z["scored"]
+                        meta["name"],
+                        meta["metric"],
+                        meta["score"],
+                        z["predictions"],
+                        z["scored"],
+                        meta.get("extra", {}),
                     )
         except (OSError, ValueError, KeyError):
             pass
     result = evaluate(open_run(), data, log=log)
     cache.mkdir(parents=True, exist_ok=True)
-    meta = {"key": key, "name": result.name, "metric": result.metric, "score": result.score}
-    np.savez(path, meta=json.dumps(meta), predictions=result.predictions, scored=result.scored)
+    meta = {
+        "key": key,
+        "name": result.name,
+        "metric": result.metric,
+        "score": result.score,
+        "extra": result.extra,
+    }
+    partial = path.with_name(path.name + ".partial.npz")  # renamed when complete
+    np.savez(partial, meta=json.dumps(meta), predictions=result.predictions, scored=result.scored)
+    partial.replace(path)
     log(f"      {name}: {result.metric} {result.score:.4f}")
     return result

@@ -185,6 +185,24 @@ def _score_all(section: Section, specs: dict, ctx: BuildContext, options: Report
                 row.meets_budget = budget.met(row.drop_points, row.agreement)
 
 
+def _qat_notes(specs: dict) -> list[str]:
+    """What --qat's dev check shipped, for each QAT variant (from its manifest)."""
+    from convbert_edge.runtime.manifest import Manifest
+
+    notes = []
+    for name, spec in specs.items():
+        if spec.kind != "artifact":
+            continue
+        check = Manifest.read(spec.path).source.get("qat_check")
+        if check:
+            shipped = "QAT" if check["shipped"] == "qat" else "post-training int8"
+            notes.append(
+                f"{name}: --qat shipped {shipped} (on {check['dev']}, QAT "
+                f"{check['qat']:.4f} vs post-training int8 {check['ptq']:.4f})"
+            )
+    return notes
+
+
 def _build_key(spec: RunnerSpec) -> str:
     path = Path(spec.path) / "report-build.json"
     return path.read_text(encoding="utf-8") if path.is_file() else spec.kind
@@ -281,6 +299,7 @@ def measure_model(
         ),
     )
     rows, specs = _build_all(names, ctx, log)
+    notes = _qat_notes(specs)
     section = Section(
         title,
         model_name,
@@ -290,6 +309,7 @@ def measure_model(
         largest_linear(config, options.seq_len),
         rows,
     )
+    section.notes.extend(notes)
     if accuracy and specs:
         _score_all(section, specs, ctx, options, log)
     call = ctx.calls()[0]

@@ -127,6 +127,35 @@ def markdown(report) -> str:
     return "\n".join(lines)
 
 
+def label_offsets(
+    anchors: list[tuple[float, float]], labels: list[str], char_px: float = 4.2, line_px: float = 10
+) -> list[tuple[float, float]]:
+    """Offsets (points) for point labels so that no two label boxes overlap.
+
+    Each label starts just above-right of its point and, while its box overlaps one
+    already placed, moves a line further up or down (alternating). ``anchors`` are the
+    points in display pixels (120 dpi, so a point is 120/72 pixels).
+    """
+    scale = 120 / 72
+    placed: list[tuple[float, float, float, float]] = []
+    offsets = []
+    for (x, y), label in sorted(zip(anchors, labels, strict=True), key=lambda a: a[0][::-1]):
+        width, height = len(label) * char_px * scale, line_px * scale
+        for k in range(40):
+            dy = 4 + line_px * ((k + 1) // 2) * (1 if k % 2 else -1)
+            box = (x + 5 * scale, y + dy * scale, width, height)
+            if not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
+        offsets.append(((x, y, label), (5, dy)))
+    order = {key: offset for key, offset in offsets}
+    return [order[(x, y, label)] for (x, y), label in zip(anchors, labels, strict=True)]
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 def plot(report, path: Path) -> None:
     import matplotlib
 
@@ -147,9 +176,8 @@ def plot(report, path: Path) -> None:
         pts = {v.name: (v.median(t), 0.0) for v in measured}
     front = pareto_front(pts)
     colours = {"ours": "tab:blue", "peer": "tab:orange", "baseline": "tab:gray"}
-    for v in measured:
-        if v.name not in pts:
-            continue
+    shown = [v for v in measured if v.name in pts]
+    for v in shown:
         x, y = pts[v.name]
         ax.scatter(
             x,
@@ -159,13 +187,24 @@ def plot(report, path: Path) -> None:
             edgecolor="black" if v.name in front else "none",
             zorder=3,
         )
-        ax.annotate(v.label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
     line = sorted(pts[n] for n in front)
     if line:
         ax.plot(*zip(*line, strict=True), "--", color="tab:green", label="Pareto front", zorder=2)
     for family, colour in colours.items():
         ax.scatter([], [], color=colour, label=family)
     ax.set_xscale("log")
+    ax.autoscale_view()
+    anchors = [tuple(ax.transData.transform(pts[v.name])) for v in shown]
+    offsets = label_offsets(anchors, [v.label for v in shown])
+    for v, (dx, dy) in zip(shown, offsets, strict=True):
+        ax.annotate(
+            v.label,
+            pts[v.name],
+            textcoords="offset points",
+            xytext=(dx, dy),
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if dy != 4 else None,
+        )
     ax.set_xlabel(f"median latency, ms (seq {section.seq_len}, batch 1, {t} threads, log scale)")
     ax.set_ylabel(f"{section.metric or 'score (not measured)'} on {section.eval_set or '–'}, %")
     ax.set_title(f"{section.model}: accuracy against latency")
