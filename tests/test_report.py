@@ -181,7 +181,7 @@ def test_plot_labels_of_crowded_points_do_not_overlap():
     assert offsets[0][1] != offsets[1][1] != offsets[2][1] != offsets[0][1]
     boxes = [
         (x + 5 * 120 / 72, y + dy * 120 / 72, len(t) * 4.2 * 120 / 72, 10 * 120 / 72)
-        for (x, y), (_, dy), t in zip(anchors, offsets, labels)
+        for (x, y), (_, dy), t in zip(anchors, offsets, labels, strict=True)
     ]
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
