@@ -230,7 +230,9 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             f"{o.target.value} does not offer {o.quantization.value}; choose one of {valid}"
         )
     start = time.perf_counter()
-    step = _Steps(7, log)
+    # resolve, tokenize, build, reference, convert, write, verify; with --qat also train
+    # and (with the fallback) check
+    step = _Steps(7 + (1 + o.qat_fallback if o.qat else 0), log)
     recipe = recipe_for(o.quantization)
     if recipe.activations == "static":
         recipe = recipe_for(

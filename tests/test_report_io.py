@@ -190,16 +190,20 @@ def test_a_worker_reports_the_time_measured_inside_it_and_its_death():
         ms = sleep()
         assert time.perf_counter() - start >= 0.2  # it settled for 0.2 s of untimed calls
         assert ms < 100  # and timed one 1 ms call
+        assert sleep.reopen(time.sleep, 0.03, settle_seconds=0.0) >= 0
+        assert 30 <= sleep() < 1000  # the reopened call
     with Worker(functools.partial, (os._exit, 3), name="crasher") as crash:
         with pytest.raises(RuntimeError, match="crasher: the worker died .*exit code 3"):
             crash()
 
 
 def test_the_gemm_probe_runs_in_a_worker_and_gives_a_throughput():
-    limits = measure_gemm_limits((8, 16, 32), threads=1, runtimes=("onnx",), runs=3, warmup=1)
-    onnx = limits["onnx"]
-    assert onnx.latency.runs == 3 and onnx.gops > 0
-    assert onnx.as_dict()["shape"] == [8, 16, 32]
+    limits = measure_gemm_limits((8, 16, 32), [1, 2], runtimes=("onnx",), runs=3, warmup=1)
+    assert sorted(limits) == [1, 2]  # the second thread count reopened the same worker
+    for threads, by_runtime in limits.items():
+        onnx = by_runtime["onnx"]
+        assert onnx.latency.runs == 3 and onnx.gops > 0 and onnx.threads == threads
+        assert onnx.as_dict()["shape"] == [8, 16, 32]
 
 
 def test_report_accuracy_cache_keeps_every_metric(tmp_path, monkeypatch):

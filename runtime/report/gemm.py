@@ -3,14 +3,15 @@ own int8 GEMM speed on the model's largest linear layer at the model's shape.
 
     flops = model_flops(config, seq_len)               # multiply-adds x 2, one call
     layer = largest_linear(config, seq_len)            # (rows, in, out)
-    limit = measure_gemm_limits(layer, threads=2)      # runtime -> GOP/s of a 1-layer int8 model
-    fraction = flops / latency_s / 1e9 / limit["tflite"]
+    limits = measure_gemm_limits(layer, threads=[1, 2])  # threads -> runtime -> GemmLimit
+    fraction = flops / latency_s / 1e9 / limits[2]["tflite"].gops
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,10 +82,10 @@ class GemmLimit:
         }
 
 
-def _tflite_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+@functools.cache
+def _tflite_gemm_model(shape: tuple[int, int, int]) -> bytes:
     import keras
     import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
 
     rows, k, n = shape
     inputs = keras.Input((rows, k), batch_size=1, name="x")
@@ -98,17 +99,24 @@ def _tflite_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    interpreter = Interpreter(model_content=converter.convert(), num_threads=threads)
+    return converter.convert()
+
+
+def _tflite_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    rows, k, _ = shape
+    interpreter = Interpreter(model_content=_tflite_gemm_model(shape), num_threads=threads)
     interpreter.allocate_tensors()
     index = interpreter.get_input_details()[0]["index"]
+    rng = np.random.default_rng(0)
     interpreter.set_tensor(index, rng.integers(-128, 127, (1, rows, k), dtype=np.int8))
     return interpreter.invoke
 
 
-def _executorch_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+@functools.cache
+def _executorch_gemm_model(shape: tuple[int, int, int], workdir: Path) -> Path:
     import torch
-    from executorch.extension.pybindings import portable_lib
-    from executorch.runtime import Runtime
 
     from convbert_edge.exporters.executorch import lower_to_pte, quantize_pt2e
     from convbert_edge.quantize.recipes import recipe_for
@@ -121,14 +129,24 @@ def _executorch_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]
     quantized = quantize_pt2e(layer, (x,), recipe, [(torch.randn(1, rows, k),) for _ in range(4)])
     path = workdir / "gemm.pte"
     path.write_bytes(lower_to_pte(quantized, (x,)).program)
+    return path
+
+
+def _executorch_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+    import torch
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+
+    path = _executorch_gemm_model(shape, workdir)
     portable_lib._unsafe_reset_threadpool(threads)
     method = Runtime.get().load_program(path).load_method("forward")
+    x = torch.randn(1, shape[0], shape[1], generator=torch.Generator().manual_seed(0))
     return lambda: method.execute([x])
 
 
-def _onnx_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+@functools.cache
+def _onnx_gemm_model(shape: tuple[int, int, int], workdir: Path) -> Path:
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     from convbert_edge.exporters.onnx import quantize_static_qdq
@@ -152,11 +170,20 @@ def _onnx_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
     onnx.save(model, fp32)
     feeds = [{"x": rng.standard_normal((1, rows, k)).astype(np.float32)} for _ in range(4)]
     quantize_static_qdq(fp32, int8, feeds)  # the same quantization as our ONNX int8 artifact
+    return int8
+
+
+def _onnx_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
-    feed = {"x": rng.standard_normal((1, rows, k)).astype(np.float32)}
+    session = ort.InferenceSession(
+        str(_onnx_gemm_model(shape, workdir)), options, providers=["CPUExecutionProvider"]
+    )
+    rows, k, _ = shape
+    feed = {"x": np.random.default_rng(1).standard_normal((1, rows, k)).astype(np.float32)}
     return lambda: session.run(None, feed)
 
 
@@ -167,41 +194,49 @@ GEMM_BUILDERS: dict[str, Callable[[tuple[int, int, int], int, Path], Callable[[]
 }
 
 
+@functools.cache
+def _workdir() -> Path:
+    """This process's scratch directory for probe models, removed when it exits."""
+    directory = tempfile.TemporaryDirectory(prefix="convbert-edge-gemm-")
+    _SCRATCH.append(directory)
+    return Path(directory.name)
+
+
+_SCRATCH: list = []
+
+
 def gemm_probe(runtime: str, shape: tuple[int, int, int], threads: int) -> Callable[[], object]:
-    """A worker factory: ``runtime``'s one-layer int8 model at ``shape``, as a call.
-
-    Its files live in a temporary directory held by the call, removed when the worker exits.
-    """
-    workdir = tempfile.TemporaryDirectory(prefix="convbert-edge-gemm-")
-    invoke = GEMM_BUILDERS[runtime](shape, threads, Path(workdir.name))
-
-    def call():
-        invoke()
-
-    call.workdir = workdir
-    return call
+    """A worker factory: ``runtime``'s one-layer int8 model at ``shape``, as a call. The
+    model is built once per process, so reopening at another thread count only loads it."""
+    return GEMM_BUILDERS[runtime](tuple(shape), threads, _workdir())
 
 
 def measure_gemm_limits(
     shape: tuple[int, int, int],
-    threads: int,
+    threads: Sequence[int],
     runtimes: tuple[str, ...] = tuple(GEMM_BUILDERS),
     runs: int = 100,
     warmup: int = 10,
-) -> dict[str, GemmLimit]:
+) -> dict[int, dict[str, GemmLimit]]:
     """Each runtime's one-layer int8 model at ``shape``, each in a worker process of its
-    own, timed round-robin together."""
-    workers = {}
+    own, timed round-robin together at each thread count: threads -> runtime -> limit."""
+    workers: dict[str, Worker] = {}
+    limits: dict[int, dict[str, GemmLimit]] = {}
     try:
-        for runtime in runtimes:
-            workers[runtime] = Worker(
-                gemm_probe,
-                (runtime, shape, threads),
-                name=f"{runtime} int8 GEMM probe",
-                **settling_for(threads),
-            )
-        times = round_robin(workers, runs=runs, warmup=warmup)
+        for i, t in enumerate(threads):
+            for runtime in runtimes:
+                if i == 0:
+                    workers[runtime] = Worker(
+                        gemm_probe,
+                        (runtime, shape, t),
+                        name=f"{runtime} int8 GEMM probe",
+                        **settling_for(t),
+                    )
+                else:
+                    workers[runtime].reopen(runtime, shape, t, **settling_for(t))
+            times = round_robin(workers, runs=runs, warmup=warmup)
+            limits[t] = {r: GemmLimit(r, shape, t, LatencyStats.of(times[r])) for r in runtimes}
     finally:
         for worker in workers.values():
             worker.close()
-    return {r: GemmLimit(r, shape, threads, LatencyStats.of(times[r])) for r in runtimes}
+    return limits

@@ -18,7 +18,7 @@ from .results import Section, VariantResult, acceptance_ratios
 from .runners import RunnerSpec, open_runner
 from .timing import LatencyStats, round_robin
 from .variants import SHAPE_VARIANTS, VARIANTS, BuildContext, NotAvailable, build_variant
-from .workers import variant_worker
+from .workers import settling_for, variant_worker
 
 # The held-out data set each task is scored on.
 TASK_DATASETS = {"sequence-classification": "movie_reviews", "token-classification": "wnut16"}
@@ -210,22 +210,23 @@ def _build_key(spec: RunnerSpec) -> str:
 
 def _time_all(section: Section, specs: dict, call, options: ReportOptions, log):
     """Latency at each thread count, each variant in a worker process of its own (see
-    workers.py); the load time and peak memory come from the workers at ACCEPTANCE_THREADS
-    (or the first thread count measured)."""
-    memory_threads = (
-        ACCEPTANCE_THREADS if ACCEPTANCE_THREADS in options.threads else options.threads[0]
-    )
-    for threads in options.threads:
-        log(
-            f"[latency] {threads} thread(s): {len(specs)} variants x {options.runs} rounds, "
-            "shuffled round-robin, one worker process each"
-        )
-        workers = {}
-        try:
+    workers.py), reopened at the next thread count; load time and peak memory come from
+    the first opening."""
+    workers = {}
+    try:
+        for i, threads in enumerate(options.threads):
+            log(
+                f"[latency] {threads} thread(s): {len(specs)} variants x {options.runs} rounds, "
+                "shuffled round-robin, one worker process each"
+            )
             for name, spec in specs.items():
                 try:
-                    workers[name] = variant_worker(spec, threads, call)
+                    if i == 0:
+                        workers[name] = variant_worker(spec, threads, call)
+                    elif name in workers:
+                        workers[name].reopen(spec, threads, call, **settling_for(threads))
                 except RuntimeError as err:
+                    workers.pop(name, None)
                     row = next(r for r in section.variants if r.name == name)
                     row.memory_error = f"could not open: {str(err).splitlines()[0][:300]}"
                     log(f"      {name}: {row.memory_error}")
@@ -233,26 +234,26 @@ def _time_all(section: Section, specs: dict, call, options: ReportOptions, log):
             for row in section.variants:
                 if row.name in times:
                     row.latency[threads] = LatencyStats.of(times[row.name])
-                if row.name in workers and options.memory and threads == memory_threads:
+                if row.name in workers and options.memory and i == 0:
                     row.memory = workers[row.name].memory()
-        finally:
-            for worker in workers.values():
-                worker.close()
+    finally:
+        for worker in workers.values():
+            worker.close()
 
 
 def _gemm(section: Section, options: ReportOptions, cache: dict, log):
     runtimes = tuple(sorted({v.runtime for v in section.variants if v.available} - {"torch"}))
+    key = (section.largest_linear, tuple(options.threads), runtimes)
+    if key not in cache:
+        log(
+            f"[gemm] int8 GEMM {section.largest_linear} in {', '.join(runtimes)}, "
+            f"{', '.join(map(str, options.threads))} thread(s)"
+        )
+        cache[key] = measure_gemm_limits(section.largest_linear, options.threads, runtimes)
     for threads in options.threads:
-        key = (section.largest_linear, threads, runtimes)
-        if key not in cache:
-            log(
-                f"[gemm] int8 GEMM {section.largest_linear} in {', '.join(runtimes)}, "
-                f"{threads} thread(s)"
-            )
-            cache[key] = measure_gemm_limits(section.largest_linear, threads, runtimes)
-        section.gemm[threads] = cache[key]
+        section.gemm[threads] = cache[key][threads]
         for row in section.variants:
-            limit = cache[key].get(row.runtime)
+            limit = cache[key][threads].get(row.runtime)
             if limit is not None and row.median(threads):
                 gops = section.flops / (row.median(threads) / 1e3) / 1e9
                 row.gemm_fraction[threads] = gops / limit.gops

@@ -95,6 +95,11 @@ def _serve(factory: Factory, args: tuple, modules: tuple[str, ...], conn) -> Non
                 conn.send(("ok", (time.perf_counter() - start) * 1e3))
             elif request == "memory":
                 conn.send(("ok", peak_mb()))
+            elif isinstance(request, tuple) and request[0] == "open":
+                call = None  # let the old model go before the new one loads
+                start = time.perf_counter()
+                call = factory(*request[1])
+                conn.send(("ok", time.perf_counter() - start))
             else:
                 return
     except BaseException as err:  # report anything to the parent instead of dying silently
@@ -170,6 +175,18 @@ class Worker:
         """Run once; the milliseconds the call took, measured inside the worker."""
         self._conn.send(("run", self.settle, self.settle_seconds))
         return self._receive("running")
+
+    def reopen(self, *args, settle: int | None = None, settle_seconds: float | None = None):
+        """Open the model again in this worker as ``factory(*args)`` (e.g. at another thread
+        count), dropping the old one, optionally with new settling; the seconds it took.
+        Spawning a worker costs seconds of imports; reopening costs the load alone.
+        ``memory()`` keeps describing the first opening."""
+        if settle is not None:
+            self.settle = settle
+        if settle_seconds is not None:
+            self.settle_seconds = settle_seconds
+        self._conn.send(("open", args))
+        return self._receive("reopening")
 
     def memory(self) -> MemoryResult:
         self._conn.send("memory")
