@@ -58,24 +58,33 @@ def largest_linear(c: ConvBertConfig, seq_len: int) -> tuple[int, int, int]:
     return seq_len, k, n
 
 
+# The probe is this many linears of the layer's size in a chain, (in -> out, out -> in)
+# repeated, like a feed-forward block without its activation: one layer of conv-bert-small
+# takes 0.1-0.3 ms, where a call's fixed cost and waking a second thread decide the time
+# (ExecuTorch's one-layer probe measured slower on two threads than on one).
+PROBE_LAYERS = 8
+
+
 @dataclass(frozen=True)
 class GemmLimit:
-    """One runtime's int8 GEMM on one layer shape: its latency and GOP/s."""
+    """One runtime's int8 GEMM speed on one layer shape: the probe's latency and GOP/s."""
 
     runtime: str
     shape: tuple[int, int, int]
     threads: int
     latency: LatencyStats
+    layers: int = PROBE_LAYERS
 
     @property
     def gops(self) -> float:
         rows, k, n = self.shape
-        return 2.0 * rows * k * n / (self.latency.median / 1e3) / 1e9
+        return 2.0 * rows * k * n * self.layers / (self.latency.median / 1e3) / 1e9
 
     def as_dict(self) -> dict:
         return {
             "runtime": self.runtime,
             "shape": list(self.shape),
+            "layers": self.layers,
             "threads": self.threads,
             "gops": self.gops,
             "latency_ms": self.latency.as_dict(),
@@ -89,7 +98,10 @@ def _tflite_gemm_model(shape: tuple[int, int, int]) -> bytes:
 
     rows, k, n = shape
     inputs = keras.Input((rows, k), batch_size=1, name="x")
-    model = keras.Model(inputs, keras.layers.Dense(n)(inputs))
+    x = inputs
+    for i in range(PROBE_LAYERS):
+        x = keras.layers.Dense(n if i % 2 == 0 else k)(x)
+    model = keras.Model(inputs, x)
     rng = np.random.default_rng(0)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -123,7 +135,12 @@ def _executorch_gemm_model(shape: tuple[int, int, int], workdir: Path) -> Path:
 
     rows, k, n = shape
     torch.manual_seed(0)
-    layer = torch.nn.Sequential(torch.nn.Linear(k, n)).eval()
+    layer = torch.nn.Sequential(
+        *(
+            torch.nn.Linear(k, n) if i % 2 == 0 else torch.nn.Linear(n, k)
+            for i in range(PROBE_LAYERS)
+        )
+    ).eval()
     x = torch.randn(1, rows, k)
     recipe = recipe_for("int8", calibration_samples=4)
     quantized = quantize_pt2e(layer, (x,), recipe, [(torch.randn(1, rows, k),) for _ in range(4)])
@@ -153,17 +170,26 @@ def _onnx_gemm_model(shape: tuple[int, int, int], workdir: Path) -> Path:
 
     rows, k, n = shape
     rng = np.random.default_rng(0)
-    weight = numpy_helper.from_array(rng.standard_normal((k, n)).astype(np.float32) * 0.05, "w")
-    bias = numpy_helper.from_array(np.zeros(n, np.float32), "b")
+    nodes, initializers, x = [], [], "x"
+    for i in range(PROBE_LAYERS):
+        a, b = (k, n) if i % 2 == 0 else (n, k)
+        w = rng.standard_normal((a, b)).astype(np.float32) * 0.05
+        initializers += [
+            numpy_helper.from_array(w, f"w{i}"),
+            numpy_helper.from_array(np.zeros(b, np.float32), f"b{i}"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"]),
+            helper.make_node("Add", [f"m{i}", f"b{i}"], [f"y{i}"]),
+        ]
+        x = f"y{i}"
+    out_features = n if PROBE_LAYERS % 2 else k
     graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["x", "w"], ["y0"]),
-            helper.make_node("Add", ["y0", "b"], ["y"]),
-        ],
+        nodes,
         "gemm",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, rows, k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows, n])],
-        initializer=[weight, bias],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, rows, out_features])],
+        initializer=initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     fp32, int8 = workdir / "gemm.onnx", workdir / "gemm.int8.onnx"
@@ -206,7 +232,7 @@ _SCRATCH: list = []
 
 
 def gemm_probe(runtime: str, shape: tuple[int, int, int], threads: int) -> Callable[[], object]:
-    """A worker factory: ``runtime``'s one-layer int8 model at ``shape``, as a call. The
+    """A worker factory: ``runtime``'s int8 probe (PROBE_LAYERS linears) at ``shape``, as a call. The
     model is built once per process, so reopening at another thread count only loads it."""
     return GEMM_BUILDERS[runtime](tuple(shape), threads, _workdir())
 
@@ -218,7 +244,7 @@ def measure_gemm_limits(
     runs: int = 100,
     warmup: int = 10,
 ) -> dict[int, dict[str, GemmLimit]]:
-    """Each runtime's one-layer int8 model at ``shape``, each in a worker process of its
+    """Each runtime's int8 probe at ``shape``, each in a worker process of its
     own, timed round-robin together at each thread count: threads -> runtime -> limit."""
     workers: dict[str, Worker] = {}
     limits: dict[int, dict[str, GemmLimit]] = {}

@@ -120,7 +120,7 @@ def markdown(report) -> str:
             gemm_table(section),
             "",
             "GEMM frac: the variant's model FLOPs per second over the same runtime's "
-            "one-layer int8 GEMM speed (eager PyTorch rows have no int8 runtime to compare).",
+            "int8 GEMM speed (eager PyTorch rows have no int8 runtime to compare).",
         ]
         lines += [f"- {n}" for n in section.notes]
     lines += ["", "![accuracy against latency](report.png)", ""]
