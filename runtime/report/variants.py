@@ -121,6 +121,8 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
 
 def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str = "all"):
     settings = {"target": target, "quantization": quantization, "qat": qat}
+    if qat:  # builds from before --qat checked itself against post-training int8 differ
+        settings["qat_fallback"] = True
     if int8_scope != "all":
         settings["int8_scope"] = int8_scope
 
