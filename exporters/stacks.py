@@ -132,20 +132,20 @@ class KerasStack:
 
     def convert(self, target: Target, recipe: Recipe, example, calibration, qat: bool = False):
         """The TFLite bytes and what stays float; ``qat``: train_qat's conversion."""
-        if qat:
-            if self._qat is None:
-                raise RuntimeError("train_qat has not run on this stack")
-            return self._qat.model, self._qat.float_ops
-        result = self._convert(self.model, recipe, example, calibration)
+        result = (
+            self._trained_qat() if qat else self._convert(self.model, recipe, example, calibration)
+        )
         return result.model, result.float_ops
 
     def _convert(self, model, recipe: Recipe, example, calibration):
         from .tflite import convert
 
-        shape = example["input_ids"].shape
-        choices = shape[1] if len(shape) == 3 else None
-        export_model = model.build_for_export(shape[0], shape[-1], choices)
-        return convert(export_model, recipe, calibration)
+        return convert(_export_model(model, example), recipe, calibration)
+
+    def _trained_qat(self):
+        if self._qat is None:
+            raise RuntimeError("train_qat has not run on this stack")
+        return self._qat
 
     def simulate(self, recipe: Recipe, calibration) -> Callable:
         """A run of the TFLite model the recipe gives (calibrated once, quantized per
@@ -153,17 +153,21 @@ class KerasStack:
         from .tflite_calibrated import calibrate, quantize_calibrated
 
         if self._calibrated is None:
-            shape = calibration[0]["input_ids"].shape
-            choices = shape[1] if len(shape) == 3 else None
-            export_model = self.model.build_for_export(shape[0], shape[-1], choices)
+            export_model = _export_model(self.model, calibration[0])
             self._calibrated = calibrate(export_model, calibration)
         return _litert_run(quantize_calibrated(self._calibrated, recipe.float_layers))
 
     def last_qat_run(self) -> Callable:
         """A LiteRT run of train_qat's TFLite model."""
-        if self._qat is None:
-            raise RuntimeError("train_qat has not run on this stack")
-        return _litert_run(self._qat.model)
+        return _litert_run(self._trained_qat().model)
+
+
+def _export_model(model, call):
+    """The Keras model built at ``call``'s static shape ((batch, seq) or, for multiple
+    choice, (batch, choices, seq)), for conversion."""
+    shape = call["input_ids"].shape
+    choices = shape[1] if len(shape) == 3 else None
+    return model.build_for_export(shape[0], shape[-1], choices)
 
 
 def _litert_run(model: bytes) -> Callable:

@@ -221,20 +221,16 @@ GEMM_BUILDERS: dict[str, Callable[[tuple[int, int, int], int, Path], Callable[[]
 
 
 @functools.cache
-def _workdir() -> Path:
+def _scratch() -> tempfile.TemporaryDirectory:
     """This process's scratch directory for probe models, removed when it exits."""
-    directory = tempfile.TemporaryDirectory(prefix="convbert-edge-gemm-")
-    _SCRATCH.append(directory)
-    return Path(directory.name)
-
-
-_SCRATCH: list = []
+    return tempfile.TemporaryDirectory(prefix="convbert-edge-gemm-")
 
 
 def gemm_probe(runtime: str, shape: tuple[int, int, int], threads: int) -> Callable[[], object]:
-    """A worker factory: ``runtime``'s int8 probe (PROBE_LAYERS linears) at ``shape``, as a call. The
-    model is built once per process, so reopening at another thread count only loads it."""
-    return GEMM_BUILDERS[runtime](tuple(shape), threads, _workdir())
+    """A worker factory: ``runtime``'s int8 probe (PROBE_LAYERS linears) at ``shape``, as
+    a call. The model is built once per process, so reopening at another thread count
+    only loads it."""
+    return GEMM_BUILDERS[runtime](tuple(shape), threads, Path(_scratch().name))
 
 
 def measure_gemm_limits(
