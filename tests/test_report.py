@@ -171,19 +171,63 @@ def test_ratios_without_a_qualifying_variant_are_not_measured():
     assert shape[0].verdict == "PASS" and shape[0].ours == "tflite-int8"
 
 
-def test_plot_labels_of_crowded_points_do_not_overlap():
-    from convbert_edge.runtime.report.write import label_offsets
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
-    anchors = [(100.0, 200.0), (102.0, 201.0), (101.0, 199.0), (400.0, 200.0)]
-    labels = ["TFLite int8", "ExecuTorch int8", "litert-torch", "eager"]
-    offsets = label_offsets(anchors, labels)
-    assert offsets[3] == (5, 4)  # alone: the default place
-    assert offsets[0][1] != offsets[1][1] != offsets[2][1] != offsets[0][1]
-    boxes = [
-        (x + 5 * 120 / 72, y + dy * 120 / 72, len(t) * 4.2 * 120 / 72, 10 * 120 / 72)
-        for (x, y), (_, dy), t in zip(anchors, offsets, labels, strict=True)
-    ]
+
+def test_labels_of_crowded_points_take_free_places_inside_the_axes():
+    from convbert_edge.runtime.report.labels import place_labels
+
+    bounds = (0.0, 0.0, 600.0, 400.0)
+    points = [(100.0, 200.0), (102.0, 201.0), (101.0, 199.0), (104.0, 203.0), (400.0, 200.0)]
+    points += [(590.0, 395.0)]  # a corner point: its label must turn inwards
+    sizes = [(90.0, 10.0)] * len(points)
+    places = place_labels(points, sizes, bounds)
+    boxes = [p.box for p in places]
     for i, a in enumerate(boxes):
+        assert bounds[0] <= a[0] and a[2] <= bounds[2] and bounds[1] <= a[1] and a[3] <= bounds[3]
         for b in boxes[i + 1 :]:
-            assert not (a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
-                        and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])  # fmt: skip
+            assert not _overlap(a, b)
+        for j, (x, y) in enumerate(points):  # no label hides a point
+            assert not _overlap(a, (x - 5, y - 5, x + 5, y + 5)), (i, j)
+    assert not places[4].leader and places[4].box[0] > 400  # alone: right beside its point
+    assert places[5].box[2] <= 590  # the corner's label sits to the left
+    for (x, y), place in zip(points, places, strict=True):  # a label without a line is close
+        b = place.box
+        gap = max(b[0] - x, x - b[2], b[1] - y, y - b[3], 0.0)
+        assert place.leader or gap <= 6.0
+
+
+def test_drawn_labels_of_a_crowded_report_neither_overlap_nor_leave_the_axes():
+    from convbert_edge.runtime.report.machine import MachineInfo
+    from convbert_edge.runtime.report.run import Report, ReportOptions
+    from convbert_edge.runtime.report.write import figure
+
+    rows = []
+    for k, (name, median, score) in enumerate(
+        [("tflite-int8-linear", 1.9, 0.7937), ("tflite-dynamic-int8", 2.2, 0.7919),
+         ("executorch-qat", 2.6, 0.7938), ("peer-litert-torch-int8", 2.6, 0.7937),
+         ("executorch-int8", 2.8, 0.7919), ("onnx-int8", 4.7, 0.7947),
+         ("tflite-fp16", 4.8, 0.7909), ("tflite-fp32", 4.8, 0.7909),
+         ("executorch-fp32", 5.6, 0.7909), ("onnx-fp32", 6.1, 0.7909),
+         ("transformers-eager", 11.1, 0.7909), ("peer-executorch-int8", 26.0, 0.7644)]
+    ):  # fmt: skip
+        row = _row(name, "ours" if k % 3 else "peer", "int8", median)
+        row.label, row.score = name.replace("-", " ") + " variant", score
+        rows.append(row)
+    machine = MachineInfo("Test CPU", 2, 2, [])
+    report = Report(machine, ReportOptions(threads=(1, 2)), [_section(rows)], 1.0, "out")
+    fig = figure(report)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent(renderer)
+    from matplotlib.text import Text
+
+    # Text's own extent: an Annotation's would include its leader line
+    labels = [Text.get_window_extent(t, renderer) for t in ax.texts]
+    assert len(labels) == len(rows)
+    for i, a in enumerate(labels):
+        assert frame.x0 <= a.x0 and a.x1 <= frame.x1 and frame.y0 <= a.y0 and a.y1 <= frame.y1
+        for b in labels[i + 1 :]:
+            assert not _overlap((a.x0, a.y0, a.x1, a.y1), (b.x0, b.y0, b.x1, b.y1))

@@ -13,8 +13,11 @@ from pathlib import Path
 from convbert_edge.io_utils import atomic_write_text
 
 from .budget import ACCEPTANCE_THREADS, BUDGETS
+from .labels import place_labels
 from .pareto import pareto_front
 from .results import Section, VariantResult
+
+LABEL_FONTSIZE = 7
 
 
 def _f(x, fmt: str, empty: str = "–") -> str:
@@ -127,40 +130,21 @@ def markdown(report) -> str:
     return "\n".join(lines)
 
 
-def label_offsets(
-    anchors: list[tuple[float, float]], labels: list[str], char_px: float = 4.2, line_px: float = 10
-) -> list[tuple[float, float]]:
-    """Offsets (points) for point labels so that no two label boxes overlap.
-
-    Each label starts just above-right of its point and, while its box overlaps one
-    already placed, moves a line further up or down (alternating). ``anchors`` are the
-    points in display pixels (120 dpi, so a point is 120/72 pixels).
-    """
-    scale = 120 / 72
-    placed: list[tuple[float, float, float, float]] = []
-    offsets = []
-    for (x, y), label in sorted(zip(anchors, labels, strict=True), key=lambda a: a[0][::-1]):
-        width, height = len(label) * char_px * scale, line_px * scale
-        for k in range(40):
-            dy = 4 + line_px * ((k + 1) // 2) * (1 if k % 2 else -1)
-            box = (x + 5 * scale, y + dy * scale, width, height)
-            if not any(_overlap(box, other) for other in placed):
-                break
-        placed.append(box)
-        offsets.append(((x, y, label), (5, dy)))
-    order = {key: offset for key, offset in offsets}
-    return [order[(x, y, label)] for (x, y), label in zip(anchors, labels, strict=True)]
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
-
-
 def plot(report, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(report)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def figure(report):
+    """The accuracy-latency picture of the report's first section, labels placed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     section = report.sections[0]
     t = (
@@ -193,26 +177,57 @@ def plot(report, path: Path) -> None:
     for family, colour in colours.items():
         ax.scatter([], [], color=colour, label=family)
     ax.set_xscale("log")
-    ax.autoscale_view()
-    anchors = [tuple(ax.transData.transform(pts[v.name])) for v in shown]
-    offsets = label_offsets(anchors, [v.label for v in shown])
-    for v, (dx, dy) in zip(shown, offsets, strict=True):
-        ax.annotate(
-            v.label,
-            pts[v.name],
-            textcoords="offset points",
-            xytext=(dx, dy),
-            fontsize=7,
-            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if dy != 4 else None,
-        )
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.12, y=0.15)
     ax.set_xlabel(f"median latency, ms (seq {section.seq_len}, batch 1, {t} threads, log scale)")
     ax.set_ylabel(f"{section.metric or 'score (not measured)'} on {section.eval_set or '–'}, %")
     ax.set_title(f"{section.model}: accuracy against latency")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    # the legend sits below the axes, so that it hides no point and no label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _label_points(fig, ax, [(pts[v.name], v.label) for v in shown], line)
+    return fig
+
+
+def _label_points(
+    fig, ax, points: list[tuple[tuple[float, float], str]], front: list[tuple[float, float]]
+) -> None:
+    """Annotate each point where labels.place_labels finds room (layout must be final)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    anchors, sizes = [], []
+    for xy, label in points:
+        probe = ax.text(0, 0, label, fontsize=LABEL_FONTSIZE)
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        anchors.append(tuple(ax.transData.transform(xy)))
+        sizes.append((extent.width, extent.height))
+    axes_box = ax.get_window_extent(renderer)
+    bounds = (axes_box.x0, axes_box.y0, axes_box.x1, axes_box.y1)
+    corners = [tuple(ax.transData.transform(xy)) for xy in front]
+    # straight in pixels: the axes are log-linear
+    lines = list(zip(corners[:-1], corners[1:], strict=True))
+    places = place_labels(anchors, sizes, bounds, lines)
+    for (xy, label), anchor, place in zip(points, anchors, places, strict=True):
+        x0, y0 = place.corner
+        ax.annotate(
+            label,
+            xy,
+            # in points, so the offsets hold at savefig's dpi too
+            xytext=((x0 - anchor[0]) * 72 / fig.dpi, (y0 - anchor[1]) * 72 / fig.dpi),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=LABEL_FONTSIZE,
+            arrowprops=(
+                {"arrowstyle": "-", "lw": 0.4, "color": "0.5", "shrinkA": 0, "shrinkB": 3}
+                if place.leader
+                else None
+            ),
+        )
 
 
 def as_json(report) -> dict:
