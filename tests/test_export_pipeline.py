@@ -384,3 +384,32 @@ def test_tflite_linear_scope_exports_verifies_and_is_named(checkpoints, tmp_path
     assert any("int8 scope 'linear'" in f["reason"] for f in manifest.float_ops)
     with pytest.raises(ExportError, match="TFLite int8 option"):
         ExportOptions(target="executorch", quantization="int8", int8_scope="linear")
+
+
+class _ThreadSpy:
+    """Wraps an ExecuTorch method; records torch's intra-op thread count at each call."""
+
+    def __init__(self, method):
+        self.method, self.seen = method, []
+
+    def execute(self, args):
+        self.seen.append(torch.get_num_threads())
+        return self.method.execute(args)
+
+
+def test_executorch_session_keeps_torch_threads_off_the_runtime_cores(artifacts):
+    """During execute, torch's own pool is at one thread (its spinning OpenMP workers
+    would take the cores XNNPACK's pool needs); the caller's setting comes back after."""
+    from convbert_edge.runtime.session import load
+
+    session = load(artifacts["executorch"], threads=2)
+    session._method = spy = _ThreadSpy(session._method)
+    feed = {s.name: np.zeros(s.shape, s.dtype) for s in session.manifest.inputs}
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        outputs = session.run(feed)
+        assert spy.seen == [1] and torch.get_num_threads() == 2
+        assert set(outputs) == {s.name for s in session.manifest.outputs}
+    finally:
+        torch.set_num_threads(before)

@@ -154,11 +154,18 @@ def _executorch_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]
     from executorch.extension.pybindings import portable_lib
     from executorch.runtime import Runtime
 
+    from convbert_edge.runtime.session import torch_single_threaded
+
     path = _executorch_gemm_model(shape, workdir)
     portable_lib._unsafe_reset_threadpool(threads)
     method = Runtime.get().load_program(path).load_method("forward")
     x = torch.randn(1, shape[0], shape[1], generator=torch.Generator().manual_seed(0))
-    return lambda: method.execute([x])
+
+    def call():
+        with torch_single_threaded():  # as ExecuTorchSession runs: see its docstring
+            return method.execute([x])
+
+    return call
 
 
 @functools.cache
