@@ -18,6 +18,8 @@ Segment = tuple[tuple[float, float], tuple[float, float]]
 RADII = (6.0, 16.0, 28.0, 42.0, 60.0, 80.0)
 DIRECTIONS = ((1, 0), (1, 1), (1, -1), (0, 1), (0, -1), (-1, 0), (-1, 1), (-1, -1))
 POINT_HALF = 5.0  # a marker's half-size in pixels
+REPLACE_PASSES = 3
+NEAR_PX, ROW_PX = 150.0, 30.0  # what counts as a neighbour when choosing a side
 LEADER_STEPS = 12  # least samples along a line when testing it against boxes
 
 
@@ -85,25 +87,33 @@ def _distance(point: tuple[float, float], box: Box) -> float:
 
 
 class _Layout:
-    """The labels placed so far and everything a new label must keep clear of."""
+    """The labels placed so far and everything a label must keep clear of."""
 
-    def __init__(self, points, bounds: Box, lines) -> None:
-        self.points, self.bounds = points, bounds
+    def __init__(self, points, sizes, bounds: Box, lines) -> None:
+        self.points, self.sizes, self.bounds = points, sizes, bounds
         self.marks = [
             (x - POINT_HALF, y - POINT_HALF, x + POINT_HALF, y + POINT_HALF) for x, y in points
         ]
-        self.boxes: list[Box] = []
-        self.lines: list[Segment] = list(lines)
+        self.fixed: list[Segment] = list(lines)
+        self.placed: dict[int, Placement] = {}
+
+    def _leader(self, i: int, placement: Placement) -> Segment:
+        return self.points[i], _nearest_edge(self.points[i], placement.box)
 
     def cost(self, i: int, box: Box, leader: bool) -> float:
+        """What putting label i at ``box`` costs, given every other label placed."""
         own = self.points[i]
+        boxes = [p.box for j, p in self.placed.items() if j != i]
+        lines = self.fixed + [
+            self._leader(j, p) for j, p in self.placed.items() if j != i and p.leader
+        ]
         # a tie (two variants at one point) shares its mark; every other mark is an obstacle
         others = [m for p, m in zip(self.points, self.marks, strict=True) if not _tie(p, own)]
-        cost = COVER_WEIGHT * sum(_overlap_area(box, b) for b in self.boxes + others)
-        cost += CROSSING * sum(_segment_hits(a, b, box) for a, b in self.lines)
+        cost = COVER_WEIGHT * sum(_overlap_area(box, b) for b in boxes + others)
+        cost += CROSSING * sum(_segment_hits(a, b, box) for a, b in lines)
         if leader:
             end = _nearest_edge(own, box)
-            cost += CROSSING * sum(_segment_hits(own, end, b) for b in self.boxes + others)
+            cost += CROSSING * sum(_segment_hits(own, end, b) for b in boxes + others)
         near = min((_distance(p, box) for p in self.points if not _tie(p, own)), default=None)
         if near is not None and near < _distance(own, box) + CLEAR_MARGIN:
             cost += AMBIGUOUS
@@ -111,23 +121,31 @@ class _Layout:
             cost += OUTSIDE
         return cost
 
-    def place(self, i: int, size: tuple[float, float]) -> Placement:
+    def _freer_side(self, i: int) -> int:
+        """+1 if label i should try the right of its point first, -1 for the left: the
+        side with fewer points nearby in its row (so a cluster's labels spread apart)."""
+        x, y = self.points[i]
+        near = [px - x for px, py in self.points if abs(py - y) < ROW_PX and abs(px - x) < NEAR_PX]
+        right, left = sum(d > 1 for d in near), sum(d < -1 for d in near)
+        return -1 if right > left else 1
+
+    def place(self, i: int) -> float:
+        """Put label i at its cheapest place (the first free one, nearest ring first)."""
         best: tuple[float, Placement] | None = None
+        side = self._freer_side(i)
         for ring, r in enumerate(RADII):
-            for d in DIRECTIONS:
-                candidate = Placement(_candidate(self.points[i], size, r, d), leader=ring > 0)
+            for dx, dy in DIRECTIONS:
+                d = (dx * side, dy)
+                candidate = Placement(_candidate(self.points[i], self.sizes[i], r, d), ring > 0)
                 cost = self.cost(i, candidate.box, candidate.leader)
                 if best is None or cost < best[0]:
                     best = (cost, candidate)
                 if cost == 0:
-                    return self._keep(i, candidate)
-        return self._keep(i, best[1])
-
-    def _keep(self, i: int, placement: Placement) -> Placement:
-        self.boxes.append(placement.box)
-        if placement.leader:
-            self.lines.append((self.points[i], _nearest_edge(self.points[i], placement.box)))
-        return placement
+                    break
+            if best[0] == 0:
+                break
+        self.placed[i] = best[1]
+        return best[0]
 
 
 def place_labels(
@@ -135,6 +153,7 @@ def place_labels(
     sizes: list[tuple[float, float]],
     bounds: Box,
     lines: list[Segment] = (),
+    passes: int = REPLACE_PASSES,
 ) -> list[Placement]:
     """One placement per point, in the order given.
 
@@ -143,9 +162,20 @@ def place_labels(
         sizes: each label's (width, height), display pixels.
         bounds: the axes' box; labels stay inside it when they can.
         lines: segments already drawn (such as the Pareto front) that labels avoid.
+        passes: rounds of re-placing each label that still costs something, now that
+            the labels after it are known too.
     """
-    layout = _Layout(points, bounds, lines)
+    layout = _Layout(points, sizes, bounds, lines)
     # left to right, so crowded points on the left take their near places first
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    placed = {i: layout.place(i, sizes[i]) for i in order}
-    return [placed[i] for i in range(len(points))]
+    costs = {i: layout.place(i) for i in order}
+    for _ in range(passes):
+        # the labels placed after a costly one are known now; its current place is among
+        # the candidates, so re-placing it never makes it costlier
+        costly = [i for i in order if costs[i] > 0]
+        if not costly:
+            break
+        for i in costly:
+            costs[i] = layout.place(i)
+        costs = {i: layout.cost(i, p.box, p.leader) for i, p in layout.placed.items()}
+    return [layout.placed[i] for i in range(len(points))]
