@@ -1,10 +1,12 @@
 """Where to put point labels on the report's plot so that they can all be read.
 
-A greedy placer in display pixels: each label, in turn, takes the first candidate place
-around its point (nearest ring first, to the right before the left) whose box stays
-inside the axes and overlaps no label, no point and no leader line placed before it.
-If no place is free, it takes the one that overlaps least. Pure geometry, so it is
-tested without drawing.
+A greedy placer in display pixels. Points are taken left to right; each label takes the
+first candidate place around its point (nearest ring first, starting on the side of the
+point with fewer neighbours in its row) that costs nothing: inside the axes, covering no
+label or point, crossed by no line and crossing nothing with its own leader line, and
+clearly nearer its own point than any other. If no place is free it takes the cheapest,
+and once every label is placed, the costly ones are placed again (up to REPLACE_PASSES
+times) against all the others. Pure geometry, so it is tested without drawing.
 """
 
 from __future__ import annotations
