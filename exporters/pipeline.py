@@ -385,6 +385,8 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
                 "qat_check": qat_check.as_dict() if qat_check is not None else None,
             },
             tools=_tool_versions(o.target),
+            vocab_size=config.vocab_size,
+            type_vocab_size=config.type_vocab_size,
         )
         atomic_write_text(tmp / MANIFEST_NAME, manifest.to_json())
 

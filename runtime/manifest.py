@@ -54,6 +54,9 @@ class Manifest:
         float_ops: what stays in float in a quantized artifact, each with its reason.
         source: where the weights and vocabulary came from (paths, sha256).
         tools: versions of the tools that built the artifact.
+        vocab_size / type_vocab_size: the model's embedding table sizes; every
+            input_ids value must be below the first, every token_type_ids value below
+            the second (None in artifacts written before they were recorded).
     """
 
     task: str
@@ -70,6 +73,8 @@ class Manifest:
     float_ops: list[dict[str, str]] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
     tools: dict[str, str] = field(default_factory=dict)
+    vocab_size: int | None = None
+    type_vocab_size: int | None = None
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
