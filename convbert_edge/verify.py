@@ -1,7 +1,8 @@
 """`python -m convbert_edge.verify DIR`: check an artifact against its golden bundle.
 
-Exit status: 0 within tolerance, 1 out of tolerance, 2 the artifact (or outputs file)
-is broken or unreadable, or (--device) the phone could not run it.
+Exit status (convbert_edge/cli.py): 0 within tolerance, 1 out of tolerance, 2 the
+artifact (or outputs file) is broken or unreadable, its model crashed the runtime, or
+(--device) the phone could not run it; 3 an internal error.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, run_command
 from convbert_edge.errors import ConvBertEdgeError
 
 
@@ -32,31 +34,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the golden inputs on an Android phone with the demo app installed "
         "(docs/android.md) and check the outputs here",
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own messages and a traceback on errors",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from convbert_edge.runtime.verify import verify_artifact
 
-    try:
+    def body(say) -> int:
+        from convbert_edge.runtime.verify import verify_artifact
+
         if args.device is not None:
             from convbert_edge.runtime.device import DeviceOptions, verify_on_device
 
             if args.outputs is not None:
-                print("verify: give --device or --outputs, not both", file=sys.stderr)
-                return 2
+                raise ConvBertEdgeError("give --device or --outputs, not both")
             result = verify_on_device(args.directory, DeviceOptions(device=args.device))
         else:
             result = verify_artifact(
                 args.directory, outputs_file=args.outputs, threads=args.threads
             )
-    except ConvBertEdgeError as err:
-        print(f"verify: {err}", file=sys.stderr)
-        return 2
-    print(result.table())
-    print("PASS" if result.passed else "FAIL: outside the tolerance of this artifact")
-    return 0 if result.passed else 1
+        say(result.table())
+        say("PASS" if result.passed else "FAIL: outside the tolerance of this artifact")
+        return EXIT_OK if result.passed else EXIT_OUTSIDE_TOLERANCE
+
+    return run_command("verify", body, verbose=args.verbose)
 
 
 if __name__ == "__main__":

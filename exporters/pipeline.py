@@ -10,6 +10,7 @@ import dataclasses
 import platform
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from convbert_edge.runtime.verify import VerifyResult, verify_artifact
 from convbert_edge.targets import MODEL_FILES, Quantization, Target
 from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
 
-from .artifact import artifact_directory
+from .artifact import staged_artifact
 from .inputs import load_texts, stack_calls, task_batches
 from .selection import check_qat, choose_within_budget
 from .stacks import KerasStack, QatSettings, TorchStack
@@ -70,8 +71,11 @@ class ExportOptions:
             fp32: all int8, else the most sensitive layers kept float
             (quantize.mixed_precision), else fp32.
         selection_samples: dev examples that recipe selection scores.
-        int8_scope: TFLite int8 only: "all" (the full-integer model) or "linear" (int8
-            linear layers and embedding table, the rest float; Recipe.int8_scope).
+        int8_scope: TFLite int8 only: "linear" (int8 linear layers, depthwise convolution
+            and embedding table, the rest float: the fastest int8 on CPU runtimes within
+            the accuracy budget) or "all" (the integer-only model that NPU, DSP and Edge
+            TPU delegates need); None takes "linear", or "all" with int8 outputs
+            (io_dtype "int8"). Recipe.int8_scope; the manifest's recipe records it.
     """
 
     target: Target
@@ -95,7 +99,7 @@ class ExportOptions:
     qat_fallback: bool = True
     max_accuracy_drop: float | None = None
     selection_samples: int = 500
-    int8_scope: str = "all"
+    int8_scope: str | None = None
 
     def __post_init__(self) -> None:
         self.target = Target.parse(self.target)
@@ -107,11 +111,12 @@ class ExportOptions:
                 raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.seq_len < 8:
             raise ExportError(f"seq_len {self.seq_len} is too short; use at least 8")
+        tflite_int8 = self.target is Target.TFLITE and self.quantization is Quantization.INT8
+        if self.int8_scope is None:
+            self.int8_scope = "linear" if tflite_int8 and self.io_dtype == "float32" else "all"
         if self.int8_scope not in INT8_SCOPES:
             raise ExportError(f"int8_scope {self.int8_scope!r}: choose one of {INT8_SCOPES}")
-        if self.int8_scope != "all" and (
-            self.target is not Target.TFLITE or self.quantization is not Quantization.INT8
-        ):
+        if self.int8_scope != "all" and not tflite_int8:
             raise ExportError(
                 "--int8-scope is a TFLite int8 option (ExecuTorch int8 quantizes the linear "
                 "layers only already)"
@@ -175,6 +180,20 @@ SUPPORTED: dict[Target, tuple[Quantization, ...]] = {
 }
 
 
+# Why each TFLite int8 scope is built; the manifest's recipe notes carry it.
+SCOPE_NOTES: dict[str, str] = {
+    "linear": "linear scope: int8 linear layers, depthwise convolution and embedding table, "
+    "LayerNorm/softmax/GELU in float; the fastest int8 on CPU runtimes within the accuracy "
+    "budget (docs/report); --int8-scope all gives the integer-only model",
+    "all": "integer-only: every op the converter can run in int8, as NPU, DSP and Edge TPU "
+    "delegates need; slower than the linear scope on CPU runtimes (docs/report)",
+}
+
+SCOPE_BRIEF: dict[str, str] = {
+    "linear": "the fastest int8 on CPU runtimes; --int8-scope all for the integer-only model",
+    "all": "the integer-only model, for NPU/DSP/Edge TPU delegates",
+}
+
 QAT_TARGETS = (Target.TFLITE, Target.EXECUTORCH)
 # (steps, texts per step, peak lr) of QAT per target, from the runs on the default model
 # in docs/accuracy.md: a larger lr (2e-5) or longer runs moved the weights away from fp32
@@ -219,11 +238,21 @@ class _Timer:
 
 
 def export(options: ExportOptions, log: Callable[[str], None] = print) -> ExportResult:
-    """Export one artifact and verify it; returns where it is and the verdict."""
+    """Export one artifact, verify it, and publish it; returns where it is and the verdict.
+
+    Everything is written and verified in a staging directory beside the destination
+    (exporters/artifact.py): a verified artifact is published at ``out``, one outside its
+    tolerance at ``out.failed`` (``out`` keeps what it held), and nothing that this tool
+    did not write is ever replaced; that is checked before any work is done.
+    """
+    with ExitStack() as cleanup:
+        return _export(options, log, cleanup)
+
+
+def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) -> ExportResult:
     from convbert_edge.default_model import DEFAULT_LABEL, DEFAULT_NAME, default_checkpoint
     from convbert_edge.tokenizer import ConvBertTokenizerFast
 
-    o = options
     if o.quantization not in SUPPORTED[o.target]:
         valid = ", ".join(q.value for q in SUPPORTED[o.target])
         raise ExportError(
@@ -244,9 +273,13 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
                 else {}
             ),
         )
+        if o.quantization is Quantization.INT8 and o.target is Target.TFLITE:
+            recipe = dataclasses.replace(recipe, notes=(*recipe.notes, SCOPE_NOTES[o.int8_scope]))
+            log(f"int8 scope: {o.int8_scope} ({SCOPE_BRIEF[o.int8_scope]})")
         if o.calibration_samples < 200:
             log(f"note: calibrating on {o.calibration_samples} texts; 200 or more are recommended")
 
+    staging = cleanup.enter_context(staged_artifact(o.out)) if o.out else None
     with step("resolving the checkpoint"):
         if o.model is None:
             log(f"      no --model given: using the embedded default, {DEFAULT_LABEL}")
@@ -257,13 +290,29 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             model_name = Path(str(o.model).rstrip("/")).name
         config = ConvBertConfig.from_pretrained(model_dir)
         task = o.task or task_of(config)
+        if o.seq_len > config.max_position_embeddings:
+            raise ExportError(
+                f"--seq-len {o.seq_len} is longer than this model's position table "
+                f"(max_position_embeddings {config.max_position_embeddings}): use at most "
+                f"{config.max_position_embeddings}"
+            )
         log(
             f"      {model_dir} · task {task.value} · {config.num_hidden_layers} layers, "
             f"hidden {config.hidden_size}"
         )
+    if staging is None:  # the default name; selection may still add "-mixed" to it
+        staging = cleanup.enter_context(
+            staged_artifact(_default_out(model_name, task, o.target, recipe, o.qat))
+        )
 
     with step("tokenizing calibration and golden texts"):
         has_vocab = (Path(model_dir) / "vocab.txt").is_file()
+        if not has_vocab and o.model is not None:
+            log(
+                f"      note: {model_dir} has no vocab.txt; using the shipped vocabulary "
+                "(bert-base-uncased's, the public ConvBERT checkpoints' own). If the model "
+                "was trained with another, put its vocab.txt in that directory"
+            )
         tokenizer = ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
         if tokenizer.vocab_size != config.vocab_size:
             raise ExportError(
@@ -307,6 +356,13 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
 
     with step("computing fp32 reference outputs"):
         reference = stack_calls([stack.run(call) for call in golden_calls])
+        for name, values in reference.items():
+            if not np.isfinite(values).all():
+                raise ExportError(
+                    f"the fp32 model gives non-finite values (NaN or inf) in {name!r} on the "
+                    f"golden texts: the checkpoint {model_dir} is broken; check its weights "
+                    "and config"
+                )
 
     if o.max_accuracy_drop is not None:
         log(f"      choosing a recipe within {o.max_accuracy_drop} points of fp32 ...")
@@ -342,14 +398,9 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         )
         log(f"      {len(model_bytes) / 1e6:.1f} MB")
 
-    out = (
-        Path(o.out)
-        if o.out
-        else Path("artifacts") / f"{model_name}-{task.value}-{o.target.value}-{quantization.value}"
-        f"{'-linear' if recipe.int8_scope == 'linear' else ''}{'-qat' if o.qat else ''}"
-        f"{'-mixed' if recipe.float_layers else ''}"
-    )
-    with step(f"writing {out}"), artifact_directory(out) as tmp:
+    out = Path(o.out) if o.out else _default_out(model_name, task, o.target, recipe, o.qat)
+    tmp = staging.tmp
+    with step(f"writing the artifact (staged in {tmp.parent})"):
         model_file = MODEL_FILES[o.target]
         atomic_write_bytes(tmp / model_file, model_bytes)
         tokenizer.save_pretrained(tmp)
@@ -366,6 +417,7 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
             quantization=quantization.value,
             model_file=model_file,
             model_sha256=sha256_file(tmp / model_file),
+            golden_sha256=sha256_file(tmp / GOLDEN_NAME),
             seq_len=o.seq_len,
             batch=o.batch,
             inputs=[TensorSpec(n, "int32", tuple(golden_calls[0][n].shape)) for n in INPUT_NAMES],
@@ -391,10 +443,29 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         atomic_write_text(tmp / MANIFEST_NAME, manifest.to_json())
 
     with step("verifying against the fp32 reference"):
-        result = verify_artifact(out, threads=o.threads)
+        result = verify_artifact(tmp, threads=o.threads)
+    final = dataclasses.replace(staging, out=out).publish(verified=result.passed)
+    result = dataclasses.replace(result, directory=str(final))
     log(result.table())
-    log(("PASS" if result.passed else "FAIL: outside tolerance") + f" · {out}")
-    return ExportResult(out, manifest, result, time.perf_counter() - start)
+    scope = (
+        f" ({recipe.int8_scope} scope)"
+        if o.target is Target.TFLITE and recipe.int8_scope and quantization is Quantization.INT8
+        else ""
+    )
+    if result.passed:
+        log(f"PASS · {final} · {quantization.value}{scope}")
+    else:
+        log(f"FAIL: outside tolerance · kept for inspection at {final}; {out} was not changed")
+    return ExportResult(final, manifest, result, time.perf_counter() - start)
+
+
+def _default_out(model_name: str, task: Task, target: Target, recipe, qat: bool) -> Path:
+    """artifacts/<model>-<task>-<target>-<quantization>[-linear][-qat][-mixed]."""
+    return Path("artifacts") / (
+        f"{model_name}-{task.value}-{target.value}-{recipe.quantization}"
+        f"{'-linear' if recipe.int8_scope == 'linear' else ''}{'-qat' if qat else ''}"
+        f"{'-mixed' if recipe.float_layers else ''}"
+    )
 
 
 def _output_specs(

@@ -1,13 +1,16 @@
 """golden.npz: real-text inputs, the fp32 reference outputs for them, and the tolerances.
 
 The same bundle is checked here and on a phone, so it is plain arrays in an .npz
-(no pickles). Keys: ``input/<name>``, ``output/<name>``, ``tolerance/<metric>``; the
-texts the inputs were made from are kept as ``texts`` for people reading a failure.
+(no pickles). Keys: ``input/<name>``, ``output/<name>``, ``tolerance/<metric>`` (only the
+bounds that are checked; a bundle with none, or a bound that is not a finite number, is
+broken: it would let any output pass); the texts the inputs were made from are kept as
+``texts`` for people reading a failure.
 """
 
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +41,8 @@ class GoldenBundle:
         arrays.update({f"input/{k}": np.asarray(v) for k, v in self.inputs.items()})
         arrays.update({f"output/{k}": np.asarray(v, np.float32) for k, v in self.outputs.items()})
         for k, v in self.tolerance.as_dict().items():
-            arrays[f"tolerance/{k}"] = np.asarray(np.nan if v is None else v, np.float64)
+            if v is not None:
+                arrays[f"tolerance/{k}"] = np.asarray(v, np.float64)
         arrays["texts"] = np.asarray(self.texts, dtype=np.str_)
 
         def write(tmp: Path) -> None:
@@ -55,18 +59,52 @@ class GoldenBundle:
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error,
+                NotImplementedError) as err:  # fmt: skip
             raise ArtifactError(f"{path} is not a readable golden bundle ({err})") from None
-        tol = {
-            k.split("/", 1)[1]: (None if np.isnan(v) else float(v))
-            for k, v in arrays.items()
-            if k.startswith("tolerance/")
-        }
+        return cls._from_arrays(arrays, path)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], path: Path) -> GoldenBundle:
+        def broken(why: str) -> ArtifactError:
+            return ArtifactError(f"{path} is broken: {why}; export the artifact again")
+
+        known = {"max_abs", "min_cosine", "min_sqnr_db", "min_argmax_agreement"}
+        tol = {}
+        for key, value in arrays.items():
+            if not key.startswith("tolerance/"):
+                continue
+            metric = key.split("/", 1)[1]
+            if metric not in known:
+                raise broken(f"unknown tolerance {metric!r} (known: {', '.join(sorted(known))})")
+            if value.shape != () or value.dtype.kind not in "fiu":
+                raise broken(f"tolerance {metric!r} is not a number ({value.dtype}, {value.shape})")
+            if not np.isfinite(value):
+                raise broken(f"tolerance {metric!r} is {float(value)}, not a finite bound")
+            tol[metric] = float(value)
+        if not tol:
+            raise broken("it holds no tolerance, so any outputs would pass")
+        inputs = {k[6:]: v for k, v in arrays.items() if k.startswith("input/")}
+        outputs = {k[7:]: v for k, v in arrays.items() if k.startswith("output/")}
+        if not inputs or not outputs:
+            raise broken("it holds no inputs or no reference outputs")
+        for name, value in {**inputs, **outputs}.items():
+            if value.ndim == 0 or value.shape[0] == 0:
+                raise broken(f"{name!r} holds no calls (shape {value.shape})")
+        for name, value in inputs.items():
+            if value.dtype.kind not in "iu":
+                raise broken(f"input {name!r} is {value.dtype}, not integer token data")
+        for name, value in outputs.items():
+            if value.dtype.kind != "f":
+                raise broken(f"reference output {name!r} is {value.dtype}, not float")
+            if not np.isfinite(value).all():
+                raise broken(f"reference output {name!r} holds NaN or inf")
+        texts = arrays.get("texts", np.asarray([], np.str_))
         return cls(
-            inputs={k[6:]: v for k, v in arrays.items() if k.startswith("input/")},
-            outputs={k[7:]: v for k, v in arrays.items() if k.startswith("output/")},
+            inputs=inputs,
+            outputs=outputs,
             tolerance=Tolerance.from_dict(tol),
-            texts=[str(t) for t in arrays.get("texts", [])],
+            texts=[str(t) for t in texts.reshape(-1)] if texts.dtype.kind == "U" else [],
         )
 
     def check_against(self, manifest: Manifest, path: str | Path) -> None:
@@ -80,9 +118,11 @@ class GoldenBundle:
                 raise ArtifactError(
                     f"{path}: golden {kind}s {sorted(arrays)} do not match the manifest's {names}"
                 )
-            calls = {a.shape[0] for a in arrays.values() if a.ndim}
-            if len(calls) != 1:
-                raise ArtifactError(f"{path}: golden {kind}s hold different numbers of calls")
+            calls = {a.shape[0] for a in arrays.values()}
+            if len(calls) != 1 or calls != {self.calls}:
+                raise ArtifactError(
+                    f"{path}: golden inputs and outputs hold different numbers of calls"
+                )
             for spec in specs:
                 if tuple(arrays[spec.name].shape[1:]) != tuple(spec.shape):
                     raise ArtifactError(

@@ -17,6 +17,7 @@ import numpy as np
 from convbert_edge.errors import ArtifactError
 from convbert_edge.targets import Target
 
+from .crash_guard import run_in_child
 from .manifest import Manifest, TensorSpec
 
 
@@ -193,10 +194,19 @@ SESSIONS: dict[Target, type[Session]] = {
 }
 
 
-def load(directory: str | Path, threads: int = 2) -> Session:
-    """Open an artifact directory; its model file must match the manifest's sha256."""
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+def load(directory: str | Path, threads: int = 2, isolate: bool = True) -> Session:
+    """Open an artifact directory; its model file must match the manifest's sha256.
+
+    ``isolate`` first loads the model and runs one call in a child process
+    (runtime/crash_guard.py), so that a model file that crashes its runtime raises
+    ArtifactError here instead of ending this process. That costs one process start and
+    one model load (docs/reliability.md has the figures); pass False for a model this
+    process has already seen run, or that the caller trusts.
+    """
+    if not isinstance(threads, int) or threads < 1:
+        raise ArtifactError(f"threads must be a positive integer, got {threads!r}")
     manifest = Manifest.read(directory)
     model_path = manifest.check_model_file(directory)
+    if isolate:
+        run_in_child("probe", directory, threads=1)
     return SESSIONS[Target(manifest.target)](manifest, model_path, threads)

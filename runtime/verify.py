@@ -7,7 +7,7 @@ Run here (``verify_artifact(dir)``) or on outputs produced elsewhere, e.g. a pho
 from __future__ import annotations
 
 import math
-import zipfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +15,11 @@ import numpy as np
 
 from convbert_edge.errors import ArtifactError
 
+from .crash_guard import run_in_child
 from .golden import GoldenBundle
 from .manifest import GOLDEN_NAME, Manifest
 from .metrics import OutputMetrics, compare_output
+from .outputs import read_outputs_file
 from .session import load
 from .tolerances import Tolerance
 
@@ -49,6 +51,11 @@ class VerifyResult:
                 f"{m.name:<16} {m.max_abs:>10.3g} {m.mean_abs:>10.3g} {m.cosine:>10.6f} "
                 f"{sqnr:>8} {m.argmax_agreement:>7.3f}  {ok}"
             )
+        measured = {m.name for m in self.metrics}
+        for name, why in self.failures.items():  # names or shapes wrong: nothing to measure
+            if why and name not in measured:
+                rows.append(f"{name:<16} {'-':>10} {'-':>10} {'-':>10} {'-':>8} {'-':>7}  ✗ "
+                            + "; ".join(why))  # fmt: skip
         return "\n".join(rows)
 
 
@@ -75,9 +82,10 @@ def compare_outputs(
 
 
 def run_golden(directory: str | Path, threads: int = 2) -> dict[str, np.ndarray]:
-    """Run the artifact on every call of its golden inputs; outputs stacked like the bundle."""
-    session = load(directory, threads=threads)
-    golden = GoldenBundle.load(Path(directory) / GOLDEN_NAME)
+    """Run the artifact, in this process, on every call of its golden inputs; outputs
+    stacked like the bundle. (verify_artifact runs this in a child process.)"""
+    session = load(directory, threads=threads, isolate=False)
+    golden = GoldenBundle.load(session.manifest.check_golden_file(directory))
     golden.check_against(session.manifest, Path(directory) / GOLDEN_NAME)
     per_call = [
         session.run({k: v[i] for k, v in golden.inputs.items()}) for i in range(golden.calls)
@@ -85,32 +93,33 @@ def run_golden(directory: str | Path, threads: int = 2) -> dict[str, np.ndarray]
     return {name: np.stack([o[name] for o in per_call]) for name in per_call[0]}
 
 
-def read_outputs_file(path: str | Path) -> dict[str, np.ndarray]:
-    """Outputs produced elsewhere: an .npz with ``output/<name>`` arrays (calls, ...)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"no outputs file at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("output/")}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ArtifactError(f"{path} is not a readable outputs file ({err})") from None
-
-
 def verify_artifact(
-    directory: str | Path, outputs_file: str | Path | None = None, threads: int = 2
+    directory: str | Path,
+    outputs_file: str | Path | None = None,
+    threads: int = 2,
+    isolate: bool = True,
 ) -> VerifyResult:
     """Compare the artifact's outputs on its golden inputs with the fp32 reference.
 
+    The model runs in a child process (``isolate``; runtime/isolation.py), so a model file
+    that crashes its runtime is reported as broken instead of ending this process.
     Raises ArtifactError when the artifact itself is broken (missing or corrupt files,
-    sha256 mismatch, a golden bundle that does not fit the model).
+    sha256 mismatch, a golden bundle that does not fit the model or cannot judge it).
     """
+    if threads < 1:
+        raise ArtifactError(f"threads must be at least 1, got {threads}")
     directory = Path(directory)
     manifest = Manifest.read(directory)
-    golden = GoldenBundle.load(directory / GOLDEN_NAME)
+    golden = GoldenBundle.load(manifest.check_golden_file(directory))
     golden.check_against(manifest, directory / GOLDEN_NAME)
     if outputs_file is None:
-        actual = run_golden(directory, threads=threads)
+        manifest.check_model_file(directory)
+        if isolate:
+            with tempfile.TemporaryDirectory(prefix="convbert_edge_verify_") as tmp:
+                run_in_child("golden", directory, Path(tmp) / "outputs.npz", threads)
+                actual = read_outputs_file(Path(tmp) / "outputs.npz")
+        else:
+            actual = run_golden(directory, threads=threads)
     else:
         manifest.check_model_file(directory)
         actual = read_outputs_file(outputs_file)

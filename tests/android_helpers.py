@@ -41,6 +41,7 @@ def make_fake_artifact(directory: Path, texts: list[str] = TEXTS, seq_len: int =
         quantization="int8",
         model_file="model.tflite",
         model_sha256=sha256_file(directory / "model.tflite"),
+        golden_sha256=sha256_file(directory / GOLDEN_NAME),
         seq_len=seq_len,
         batch=1,
         inputs=[TensorSpec(n, "int32", (1, seq_len)) for n in names],

@@ -89,7 +89,9 @@ def test_every_head_exports_and_verifies(checkpoints, tmp_path, task, target, qu
 
 
 def test_int8_tflite_runs_every_matmul_and_conv_in_int8(checkpoints, tmp_path):
-    result = _export(checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8")
+    result = _export(
+        checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8", int8_scope="all"
+    )
     details = op_details((result.directory / "model.tflite").read_bytes())
     compute = [(name, dtypes) for name, dtypes in details if name in INT8_COMPUTE_OPS]
     kinds = {name for name, _ in compute}
