@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from convbert_edge.default_model import default_checkpoint
+from convbert_edge.evaluation import EvalSet, agreement, eager_runner, eval_set, evaluate
 from convbert_edge.exporters.pipeline import ExportOptions, export
-from convbert_edge.runtime.evaluate import EvalSet, agreement, eager_runner, eval_set, evaluate
-from convbert_edge.runtime.report.budget import BUDGETS
+from convbert_edge.report.budget import BUDGETS
 from convbert_edge.runtime.session import load
 from convbert_edge.tasks import Task
 from convbert_edge.tokenizer import ConvBertTokenizerFast

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from convbert_edge.errors import ConfigError, ExportError
+from convbert_edge.evaluation import agreement, eval_set, evaluate
 from convbert_edge.quantize.mixed_precision import Choice, Measured, choose_recipe, layer_units
 from convbert_edge.quantize.recipes import Recipe
-from convbert_edge.runtime.evaluate import agreement, eval_set, evaluate
 from convbert_edge.targets import Target
 from convbert_edge.tasks import Task
 

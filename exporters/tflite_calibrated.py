@@ -21,8 +21,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from convbert_edge.errors import ExportError
+from convbert_edge.tasks import INPUT_NAMES
 
-from .tflite import INPUT_ORDER
+from .tflite_ops import op_report
 
 # Keras layers of the heads, by the name each head class gives its layers.
 HEAD_LAYERS = ("classifier", "qa_outputs", "lm_head")
@@ -41,7 +42,7 @@ def calibrate(export_model, calibration: Iterable[dict[str, np.ndarray]]) -> byt
 
     def representative():
         for batch in batches:  # by name, as in tflite.convert
-            yield {n: np.asarray(batch[n], np.int32) for n in INPUT_ORDER}
+            yield {n: np.asarray(batch[n], np.int32) for n in INPUT_NAMES}
 
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -63,8 +64,6 @@ def quantize_calibrated(
     ``scope="linear"`` every op but the linear layers, the depthwise convolution and the
     embedding lookup does too (quantize.recipes.Recipe.int8_scope)."""
     from tensorflow.lite.python import convert
-
-    from .tflite import op_report
 
     deny = float_layer_nodes(calibrated, float_layers) if float_layers else None
     deny_ops = None

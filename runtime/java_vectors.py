@@ -114,20 +114,20 @@ def write_java_vectors(
     directory: str | Path,
     sentences: Sequence[str] | None = None,
     max_length: int = 128,
-    tokenizer=None,
+    *,
+    tokenizer,
 ) -> Path:
     """Every vector file the JVM tests read, into ``directory``.
 
     Args:
         sentences: real text (the tests use the movie-review snippets); None writes no
             tokenizer_sentences.npz, and the JVM suite skips that test.
-        tokenizer: a ConvBertTokenizerFast; None loads the shipped uncased vocabulary.
+        tokenizer: a ConvBertTokenizerFast (``ConvBertTokenizerFast.from_pretrained(None)``
+            is the shipped uncased vocabulary). Passed in: the runtime imports no
+            tokenizer code (tests/test_architecture.py), since verifying needs none.
     """
-    from convbert_edge.tokenizer import ConvBertTokenizerFast
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = tokenizer or ConvBertTokenizerFast.from_pretrained(None)
     tokenizer.save_pretrained(directory)
     if sentences is not None:
         write_tokenizer_vectors(

@@ -20,6 +20,7 @@ from android_helpers import make_fake_artifact
 
 from convbert_edge.runtime.java_vectors import write_java_vectors
 from convbert_edge.runtime.verify import verify_artifact
+from convbert_edge.tokenizer import ConvBertTokenizerFast
 
 CORE = Path(__file__).resolve().parents[1] / "android_demo" / "core"
 RUNNER = "org.convbertedge.core.CoreTests"
@@ -60,8 +61,13 @@ def closing_line(output: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def test_java_core_matches_python(classes, tmp_path):
-    vectors = write_java_vectors(tmp_path / "vectors")
+@pytest.fixture(scope="module")
+def tokenizer() -> ConvBertTokenizerFast:
+    return ConvBertTokenizerFast.from_pretrained(None)  # the shipped uncased vocabulary
+
+
+def test_java_core_matches_python(classes, tokenizer, tmp_path):
+    vectors = write_java_vectors(tmp_path / "vectors", tokenizer=tokenizer)
     artifact = make_fake_artifact(tmp_path / "artifact")
     code, output = run_suite(classes, vectors, artifact)
     assert code == 0, output
@@ -73,8 +79,8 @@ def test_java_core_matches_python(classes, tmp_path):
     assert result.metrics[0].max_abs == 0.0
 
 
-def test_java_suite_fails_on_a_wrong_id(classes, tmp_path):
-    vectors = write_java_vectors(tmp_path / "vectors")
+def test_java_suite_fails_on_a_wrong_id(classes, tokenizer, tmp_path):
+    vectors = write_java_vectors(tmp_path / "vectors", tokenizer=tokenizer)
     path = vectors / "tokenizer_hard_cases.npz"
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
@@ -87,13 +93,13 @@ def test_java_suite_fails_on_a_wrong_id(classes, tmp_path):
 
 
 @pytest.mark.slow
-def test_java_tokenizer_matches_python_on_real_sentences(classes, tmp_path):
+def test_java_tokenizer_matches_python_on_real_sentences(classes, tokenizer, tmp_path):
     from convbert_edge.data import cache_dir_from_environ, load_movie_review_splits
 
     splits = load_movie_review_splits(cache_dir_from_environ(os.environ))
     sentences = [e.text for e in splits.train] + [e.text for e in splits.test]
     assert len(sentences) >= 1000
-    vectors = write_java_vectors(tmp_path / "vectors", sentences)
+    vectors = write_java_vectors(tmp_path / "vectors", sentences, tokenizer=tokenizer)
     code, output = run_suite(classes, vectors)
     assert code == 0, output
     assert f"PASS tokenizer_sentences: {len(sentences)} texts, 0 mismatches" in output

@@ -1,4 +1,4 @@
-"""runtime.evaluate: scoring runs on held-out splits, agreement, eager runners."""
+"""convbert_edge.evaluation: scoring runs on held-out splits, agreement, eager runners."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from convbert_edge.errors import ConfigError
-from convbert_edge.runtime.evaluate import EvalSet, agreement, eager_runner, eval_set, evaluate
+from convbert_edge.evaluation import EvalSet, agreement, eager_runner, eval_set, evaluate
 from convbert_edge.tasks import Task
 from convbert_edge.tokenizer import ConvBertTokenizerFast
 from convbert_edge.torch_stack import ConvBertForSequenceClassification

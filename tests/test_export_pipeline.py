@@ -15,7 +15,7 @@ from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ArtifactError, ExportError
 from convbert_edge.exporters.pipeline import ExportOptions, export
 from convbert_edge.exporters.selection import QatCheck
-from convbert_edge.exporters.tflite import INT8_COMPUTE_OPS, op_details
+from convbert_edge.exporters.tflite_ops import INT8_COMPUTE_OPS, op_details
 from convbert_edge.runtime.manifest import Manifest
 from convbert_edge.tasks import OUTPUT_NAMES, Task
 from convbert_edge.torch_stack import model_class

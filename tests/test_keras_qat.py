@@ -16,8 +16,8 @@ from keras_helpers import TINY_CONFIGS, make_inputs, max_abs_diff, tiny
 
 from convbert_edge.errors import ExportError
 from convbert_edge.exporters.tflite import convert
+from convbert_edge.exporters.tflite_utils import run_tflite
 from convbert_edge.keras_stack import model_class_for
-from convbert_edge.keras_stack.tflite_utils import run_tflite
 from convbert_edge.quantize.keras_fake_quant import fake_quant_twin
 from convbert_edge.quantize.keras_qat import distillation_loss, qat_finetune
 from convbert_edge.quantize.recipes import full_int8

@@ -17,8 +17,8 @@ from keras_helpers import (
     public_shape,
 )
 
+from convbert_edge.exporters.tflite_utils import keras_to_tflite, run_tflite, tflite_ops
 from convbert_edge.keras_stack import TFConvBertModel, model_class_for
-from convbert_edge.keras_stack.tflite_utils import keras_to_tflite, run_tflite, tflite_ops
 from convbert_edge.tasks import OUTPUT_NAMES, Task
 
 TOL = 1e-4

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.runtime.report import budget
-from convbert_edge.runtime.report.gemm import largest_linear, model_flops
-from convbert_edge.runtime.report.machine import parse_cpuinfo
-from convbert_edge.runtime.report.pareto import pareto_front
-from convbert_edge.runtime.report.results import Section, VariantResult, acceptance_ratios
-from convbert_edge.runtime.report.timing import LatencyStats, percentile, round_robin
+from convbert_edge.report import budget
+from convbert_edge.report.gemm import largest_linear, model_flops
+from convbert_edge.report.machine import parse_cpuinfo
+from convbert_edge.report.pareto import pareto_front
+from convbert_edge.report.results import Section, VariantResult, acceptance_ratios
+from convbert_edge.report.timing import LatencyStats, percentile, round_robin
 
 
 class FakeClock:
@@ -176,7 +176,7 @@ def _overlap(a, b) -> bool:
 
 
 def test_labels_of_crowded_points_take_free_places_inside_the_axes():
-    from convbert_edge.runtime.report.labels import place_labels
+    from convbert_edge.report.labels import place_labels
 
     bounds = (0.0, 0.0, 600.0, 400.0)
     points = [(100.0, 200.0), (102.0, 201.0), (101.0, 199.0), (104.0, 203.0), (400.0, 200.0)]
@@ -199,9 +199,9 @@ def test_labels_of_crowded_points_take_free_places_inside_the_axes():
 
 
 def test_drawn_labels_of_a_crowded_report_neither_overlap_nor_leave_the_axes():
-    from convbert_edge.runtime.report.machine import MachineInfo
-    from convbert_edge.runtime.report.run import Report, ReportOptions
-    from convbert_edge.runtime.report.write import figure
+    from convbert_edge.report.machine import MachineInfo
+    from convbert_edge.report.run import Report, ReportOptions
+    from convbert_edge.report.write import figure
 
     rows = []
     for k, (name, median, score) in enumerate(

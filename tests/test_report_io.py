@@ -16,17 +16,17 @@ import pytest
 import torch
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.runtime.report import run as run_module
-from convbert_edge.runtime.report import variants as variants_module
-from convbert_edge.runtime.report.gemm import GemmLimit, measure_gemm_limits
-from convbert_edge.runtime.report.machine import MachineInfo
-from convbert_edge.runtime.report.results import Section, VariantResult, acceptance_ratios
-from convbert_edge.runtime.report.run import Report, ReportOptions
-from convbert_edge.runtime.report.runners import RunnerSpec
-from convbert_edge.runtime.report.timing import LatencyStats, round_robin
-from convbert_edge.runtime.report.variants import BuildContext, NotAvailable, Variant
-from convbert_edge.runtime.report.workers import MemoryResult, Worker, variant_worker
-from convbert_edge.runtime.report.write import write_report
+from convbert_edge.report import run as run_module
+from convbert_edge.report import variants as variants_module
+from convbert_edge.report.gemm import GemmLimit, measure_gemm_limits
+from convbert_edge.report.machine import MachineInfo
+from convbert_edge.report.results import Section, VariantResult, acceptance_ratios
+from convbert_edge.report.run import Report, ReportOptions
+from convbert_edge.report.runners import RunnerSpec
+from convbert_edge.report.timing import LatencyStats, round_robin
+from convbert_edge.report.variants import BuildContext, NotAvailable, Variant
+from convbert_edge.report.workers import MemoryResult, Worker, variant_worker
+from convbert_edge.report.write import write_report
 from convbert_edge.torch_stack import ConvBertForSequenceClassification
 
 TINY = dict(
@@ -207,8 +207,8 @@ def test_the_gemm_probe_runs_in_a_worker_and_gives_a_throughput():
 
 
 def test_report_accuracy_cache_keeps_every_metric(tmp_path, monkeypatch):
-    from convbert_edge.runtime.evaluate import EvalResult
-    from convbert_edge.runtime.report import accuracy
+    from convbert_edge.evaluation import EvalResult
+    from convbert_edge.report import accuracy
 
     class Data:
         name, metric = "squad/dev", "exact match"

@@ -9,12 +9,13 @@ import pytest
 from keras_helpers import tiny
 
 from convbert_edge.errors import ExportError
-from convbert_edge.exporters.tflite import INT8_COMPUTE_OPS, convert, op_details
+from convbert_edge.exporters.tflite import convert
 from convbert_edge.exporters.tflite_calibrated import (
     calibrate,
     float_layer_nodes,
     quantize_calibrated,
 )
+from convbert_edge.exporters.tflite_ops import INT8_COMPUTE_OPS, op_details
 from convbert_edge.keras_stack import model_class_for
 from convbert_edge.quantize.recipes import recipe_for
 from convbert_edge.tasks import Task

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -27,19 +27,36 @@ from convbert_edge.checkpoint import (
     save_tensors,
     ties_word_embeddings,
 )
+from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import CheckpointError
 from convbert_edge.tasks import Task
-from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel
-
-M = TypeVar("M", bound=ConvBertPreTrainedModel)
 
 
-def model_tensors(model: ConvBertPreTrainedModel) -> dict[str, np.ndarray]:
+class PreTrainedModel(Protocol):
+    """What loading and saving need of a model; ConvBertPreTrainedModel is one.
+
+    A protocol rather than that class: pretrained.py calls into this module
+    (from_pretrained, save_pretrained), so importing it back would make a cycle.
+    """
+
+    task: ClassVar[Task]
+    config: ConvBertConfig
+
+    def state_dict(self) -> dict[str, torch.Tensor]: ...
+    def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True): ...
+    def tie_weights(self) -> None: ...
+    def eval(self): ...
+
+
+M = TypeVar("M", bound=PreTrainedModel)
+
+
+def model_tensors(model: PreTrainedModel) -> dict[str, np.ndarray]:
     """The model's tensors as float32 numpy arrays, under transformers' names."""
     return {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
 
 
-def check_layout(model: ConvBertPreTrainedModel) -> None:
+def check_layout(model: PreTrainedModel) -> None:
     """Raise unless the model's own names and shapes are the declared map (a bug here is ours)."""
     match_tensors(
         dict(model.state_dict()),
@@ -90,7 +107,7 @@ SAVE_DTYPES = ("float32", "float16")
 
 
 def save_pretrained(
-    model: ConvBertPreTrainedModel, directory: str | os.PathLike, dtype: str = "float32"
+    model: PreTrainedModel, directory: str | os.PathLike, dtype: str = "float32"
 ) -> Path:
     """Write config.json and model.safetensors so that transformers' matching class reads them.
 

@@ -21,7 +21,8 @@ from convbert_edge.training.data import (
     Questions,
     TrainingData,
 )
-from convbert_edge.training.loop import EpochResult, TrainResult, train
+from convbert_edge.training.loop import train
+from convbert_edge.training.results import EpochResult, TrainResult
 
 __all__ = [
     "TRAINING_DATA",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -30,35 +30,9 @@ from convbert_edge.training.data import TRAINING_DATA, TrainingData, encode
 from convbert_edge.training.embeddings import minilm_start
 from convbert_edge.training.model_card import write_model_card
 from convbert_edge.training.objectives import OBJECTIVES, Objective, evaluate
+from convbert_edge.training.results import EpochResult, TrainResult
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class EpochResult:
-    epoch: int
-    steps: int  # optimizer steps so far
-    train_loss: float  # mean over this epoch's batches
-    dev_score: float  # the objective's metric (accuracy, entity F1, F1)
-    seconds: float
-    dev_scores: dict[str, float] = field(default_factory=dict)  # every dev metric
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: where, how it went per epoch, and the best epoch's scores."""
-
-    out_dir: Path
-    metric: str = "accuracy"
-    history: list[EpochResult] = field(default_factory=list)
-    best_epoch: int = 0
-    best_dev_score: float = -1.0
-    test_score: float | None = None
-    best_dev_scores: dict[str, float] = field(default_factory=dict)  # every metric, best epoch
-    test_scores: dict[str, float] | None = None
-    steps: int = 0
-    seconds_per_step: float = 0.0
-    start: str = ""  # how the model was initialised, for the card
 
 
 def build_model(config: TrainConfig, objective: Objective, id2label: dict[int, str]):

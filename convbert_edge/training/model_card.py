@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from convbert_edge.training.config import TrainConfig
     from convbert_edge.training.data import TrainingData
-    from convbert_edge.training.loop import TrainResult
+    from convbert_edge.training.results import TrainResult
 
 
 def write_model_card(

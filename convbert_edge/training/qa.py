@@ -1,7 +1,7 @@
 """Extractive question answering (SQuAD v1.1): questions in as windows, answers out as EM/F1.
 
 The code here uses numpy, not torch (though importing it runs convbert_edge.training's
-``__init__``, which does import torch): ``runtime.evaluate`` scores exported artifacts
+``__init__``, which does import torch): ``convbert_edge.evaluation`` scores exported artifacts
 with the same code that scores training. One question becomes one or more batch-1
 model calls; their start and end logits become one answer text per question, scored
 against the gold answers:

@@ -1,7 +1,9 @@
 """Keras model -> fp32 .tflite bytes, the op list of a .tflite, and running one with LiteRT.
 
 Thin conveniences for Keras-stack users and tests; the conversion and the op reading
-are convbert_edge.exporters.tflite's, which the export pipeline uses too.
+are tflite.py's and tflite_ops.py's, which the export pipeline uses too. They live here,
+not in keras_stack/, because converting needs the exporters and the recipes: a model
+stack below them must not reach up to them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+from convbert_edge.quantize.recipes import fp32
+
+from .tflite import convert
+from .tflite_ops import op_report
 
 
 def keras_to_tflite(model) -> bytes:
@@ -25,9 +32,6 @@ def keras_to_tflite(model) -> bytes:
                 f"input {tensor.name} has shape {tuple(tensor.shape)}: TFLite export needs a "
                 "static [batch, seq_len]; build the model with build_for_export(batch, seq_len)"
             )
-    from convbert_edge.exporters.tflite import convert
-    from convbert_edge.quantize.recipes import fp32
-
     return convert(model, fp32()).model
 
 
@@ -40,8 +44,6 @@ def tflite_ops(model: bytes | str | os.PathLike) -> list[str]:
 
     Builtin ops by their schema name; custom ops (Flex ops included) as "CUSTOM:<code>".
     """
-    from convbert_edge.exporters.tflite import op_report
-
     return sorted(op_report(_read(model)))
 
 

@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     # transformers imports TensorFlow whenever installed; its PyTorch classes are all we use.
     os.environ.setdefault("USE_TF", "0")
     from convbert_edge.errors import ConvBertEdgeError
-    from convbert_edge.runtime.report import ReportOptions, run_report
-    from convbert_edge.runtime.report.variants import parse_variants
+    from convbert_edge.report import ReportOptions, run_report
+    from convbert_edge.report.variants import parse_variants
 
     cache = args.cache_dir or Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge"))
     try:

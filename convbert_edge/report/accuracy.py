@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convbert_edge.runtime.evaluate import EvalResult, EvalSet, evaluate
+from convbert_edge.evaluation import EvalResult, EvalSet, evaluate
 
 from .runners import Run
 

@@ -135,7 +135,7 @@ def _build_all(names: list[str], ctx: BuildContext, log) -> tuple[list[VariantRe
 
 
 def _score_all(section: Section, specs: dict, ctx: BuildContext, options: ReportOptions, log):
-    from convbert_edge.runtime.evaluate import agreement, eval_set
+    from convbert_edge.evaluation import agreement, eval_set
 
     from .accuracy import scored
 

@@ -43,7 +43,7 @@ def _open_eager(model_factory: Callable[[str, str], object]):
     def open_(spec: RunnerSpec, threads: int) -> Run:
         import torch
 
-        from convbert_edge.runtime.evaluate import eager_runner
+        from convbert_edge.evaluation import eager_runner
 
         torch.set_num_threads(threads)
         return eager_runner(model_factory(spec.path, spec.task))
