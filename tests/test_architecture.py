@@ -79,6 +79,7 @@ LAYERS: dict[str, Layer] = {
     "cli": Layer(
         uses=("report",),
         modules=(
+            f"{PACKAGE}.cli",
             f"{PACKAGE}.export",
             f"{PACKAGE}.verify",
             f"{PACKAGE}.train",

@@ -119,11 +119,12 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
     return build
 
 
-def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str = "all"):
+def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str | None = None):
+    """``int8_scope`` None: the exporter's default (TFLite int8: the linear scope)."""
     settings = {"target": target, "quantization": quantization, "qat": qat}
     if qat:  # builds from before --qat checked itself against post-training int8 differ
         settings["qat_fallback"] = True
-    if int8_scope != "all":
+    if int8_scope is not None:
         settings["int8_scope"] = int8_scope
 
     def make(ctx: BuildContext, out: Path) -> None:
@@ -131,7 +132,7 @@ def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str = "
         from convbert_edge.exporters.pipeline import ExportOptions, export
 
         extra = {"qat": True} if qat else {}
-        if int8_scope != "all":
+        if int8_scope is not None:
             extra["int8_scope"] = int8_scope
         try:
             options = ExportOptions(
@@ -189,7 +190,10 @@ VARIANTS: dict[str, Variant] = {
     "tflite-dynamic-int8": Variant(
         "TFLite dynamic int8", "ours", "tflite", "dynamic-int8", _ours("tflite", "dynamic-int8")
     ),
-    "tflite-int8": Variant("TFLite int8", "ours", "tflite", "int8", _ours("tflite", "int8")),
+    "tflite-int8": Variant(
+        "TFLite int8 (integer-only)", "ours", "tflite", "int8",
+        _ours("tflite", "int8", int8_scope="all"),
+    ),  # fmt: skip
     "tflite-int8-linear": Variant(
         "TFLite int8 (linear layers)",
         "ours",
@@ -201,7 +205,8 @@ VARIANTS: dict[str, Variant] = {
         "TFLite int16x8", "ours", "tflite", "int16x8", _ours("tflite", "int16x8")
     ),
     "tflite-qat": Variant(
-        "TFLite QAT int8", "ours", "tflite", "qat-int8", _ours("tflite", "int8", qat=True)
+        "TFLite QAT int8 (integer-only)", "ours", "tflite", "qat-int8",
+        _ours("tflite", "int8", qat=True, int8_scope="all"),
     ),
     "executorch-fp32": Variant(
         "ExecuTorch fp32", "ours", "executorch", "fp32", _ours("executorch", "fp32")
