@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from android_helpers import (
@@ -108,3 +109,17 @@ def test_a_call_above_the_api_level_fails_the_compile(android_jar, stubs, tmp_pa
     assert proc.returncode != 0, f"javac accepted {regressed!r} against API 23"
     assert f"{Path(relative).name}:" in proc.stderr, proc.stderr
     assert message in proc.stderr, proc.stderr
+
+
+def test_app_manifest_is_xml_naming_the_app_activities():
+    # aapt and the Gradle manifest merger refuse a manifest that is not well-formed XML (a
+    # comment holding "--" was one); expat here says so without either.
+    manifest = ANDROID_DEMO / "app" / "src" / "main" / "AndroidManifest.xml"
+    root = ElementTree.parse(manifest).getroot()
+    android = "{http://schemas.android.com/apk/res/android}"
+    names = [a.get(f"{android}name") for a in root.iter("activity")]
+    assert names == [".MainActivity", ".VerifyActivity"]
+    app = ANDROID_DEMO / "app" / "src" / "main" / "java" / "org" / "convbertedge" / "demo"
+    for name in names:
+        source = (app / f"{name[1:]}.java").read_text(encoding="utf-8")
+        assert f"public final class {name[1:]} extends Activity" in source, name
