@@ -37,7 +37,12 @@ def classes(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("java-classes")
     sources = sorted(str(p) for p in CORE.glob("src/*/java/**/*.java"))
     subprocess.run(
-        ["javac", "-Xlint:all", "-Werror", "--release", "11", "-d", str(out), *sources],
+        [
+            *"javac -Xlint:all -Werror --release 11 -encoding UTF-8".split(),
+            "-d",
+            str(out),
+            *sources,
+        ],
         check=True,
         capture_output=True,
         text=True,

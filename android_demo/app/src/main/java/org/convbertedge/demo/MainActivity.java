@@ -3,6 +3,7 @@ package org.convbertedge.demo;
 import android.app.Activity;
 import android.os.Bundle;
 import android.util.Log;
+import android.view.View;
 import android.view.ViewGroup;
 import android.widget.ArrayAdapter;
 import android.widget.Button;
@@ -54,7 +55,7 @@ public final class MainActivity extends Activity {
         run.setText("Run");
         result = new TextView(this);
         result.setTextSize(18);
-        for (android.view.View v : new android.view.View[] {picker, text, run, result}) {
+        for (View v : new View[] {picker, text, run, result}) {
             layout.addView(v, new LinearLayout.LayoutParams(
                     ViewGroup.LayoutParams.MATCH_PARENT, ViewGroup.LayoutParams.WRAP_CONTENT));
         }
@@ -68,11 +69,21 @@ public final class MainActivity extends Activity {
             result.setText("No artifacts in " + Artifacts.root(this) + ".\nPush one: see docs/android.md.");
             run.setEnabled(false);
         }
-        run.setOnClickListener(v -> {
-            File dir = artifacts.get(picker.getSelectedItemPosition());
-            String typed = text.getText().toString();
-            result.setText("running …");
-            worker.execute(() -> classify(dir, typed));
+        // Anonymous classes, not lambdas: javac cannot compile lambdas against the API-23
+        // platform jar of the compile check (no java.lang.invoke there).
+        run.setOnClickListener(new View.OnClickListener() {
+            @Override
+            public void onClick(View v) {
+                final File dir = artifacts.get(picker.getSelectedItemPosition());
+                final String typed = text.getText().toString();
+                result.setText("running …");
+                worker.execute(new Runnable() {
+                    @Override
+                    public void run() {
+                        classify(dir, typed);
+                    }
+                });
+            }
         });
     }
 
@@ -93,7 +104,12 @@ public final class MainActivity extends Activity {
             shown = "error: " + err;
         }
         final String text = shown;
-        runOnUiThread(() -> result.setText(text));
+        runOnUiThread(new Runnable() {
+            @Override
+            public void run() {
+                result.setText(text);
+            }
+        });
     }
 
     private void load(File dir) throws Exception {
@@ -108,8 +124,11 @@ public final class MainActivity extends Activity {
 
     @Override
     protected void onDestroy() {
-        worker.execute(() -> {
-            if (model != null) model.close();
+        worker.execute(new Runnable() {
+            @Override
+            public void run() {
+                if (model != null) model.close();
+            }
         });
         worker.shutdown();
         super.onDestroy();

@@ -32,12 +32,18 @@ public final class VerifyActivity extends Activity {
             status.setText("verify mode needs --es artifact DIR");
             return;
         }
-        File artifact = new File(path);
+        final File artifact = new File(path);
         status.setText("verifying " + artifact.getName() + " …");
-        new Thread(() -> verify(artifact), "convbert-verify").start();
+        // Anonymous classes, not lambdas: see MainActivity.
+        new Thread(new Runnable() {
+            @Override
+            public void run() {
+                verify(artifact);
+            }
+        }, "convbert-verify").start();
     }
 
-    private void verify(File artifact) {
+    private void verify(final File artifact) {
         String message;
         try {
             Manifest manifest = Manifest.read(artifact);
@@ -55,6 +61,11 @@ public final class VerifyActivity extends Activity {
         }
         Log.i(Artifacts.TAG, artifact + ": " + message);
         final String shown = message;
-        runOnUiThread(() -> status.setText(artifact.getName() + "\n" + shown));
+        runOnUiThread(new Runnable() {
+            @Override
+            public void run() {
+                status.setText(artifact.getName() + "\n" + shown);
+            }
+        });
     }
 }

@@ -2,10 +2,6 @@ package org.convbertedge.core;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -30,7 +26,7 @@ public final class GoldenRunner {
         File dir = new File(artifact, VERIFY_DIR);
         if (!dir.isDirectory() && !dir.mkdirs()) throw new IOException("cannot create " + dir);
         File done = new File(dir, DONE);
-        Files.deleteIfExists(done.toPath());
+        if (done.exists() && !done.delete()) throw new IOException("cannot delete the old " + done);
         try {
             GoldenBundle golden = GoldenBundle.load(new File(artifact, Manifest.GOLDEN_NAME));
             Map<String, List<NdArray>> perCall = new LinkedHashMap<>();
@@ -53,10 +49,10 @@ public final class GoldenRunner {
             }
             GoldenBundle.writeOutputs(new File(dir, OUTPUTS), stacked);
             String summary = String.format("ok calls=%d median_ms=%.2f", ms.length, median(ms));
-            writeLine(done, summary);
+            Utf8Files.writeLineAtomically(done, summary);
             return summary;
         } catch (Exception err) {
-            writeLine(done, "error: " + err);
+            Utf8Files.writeLineAtomically(done, "error: " + err);
             throw err;
         }
     }
@@ -65,7 +61,7 @@ public final class GoldenRunner {
     public static void reportError(File artifact, Throwable err) throws IOException {
         File dir = new File(artifact, VERIFY_DIR);
         if (!dir.isDirectory() && !dir.mkdirs()) throw new IOException("cannot create " + dir);
-        writeLine(new File(dir, DONE), "error: " + err);
+        Utf8Files.writeLineAtomically(new File(dir, DONE), "error: " + err);
     }
 
     static double median(double[] v) {
@@ -73,13 +69,5 @@ public final class GoldenRunner {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static void writeLine(File f, String line) throws IOException {
-        File tmp = new File(f.getPath() + ".tmp");
-        try (Writer w = new OutputStreamWriter(Files.newOutputStream(tmp.toPath()), StandardCharsets.UTF_8)) {
-            w.write(line.replace('\n', ' ') + "\n");
-        }
-        if (!tmp.renameTo(f)) throw new IOException("could not write " + f);
     }
 }

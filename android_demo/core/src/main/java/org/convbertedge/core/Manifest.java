@@ -2,8 +2,6 @@ package org.convbertedge.core;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +66,7 @@ public final class Manifest {
         File f = new File(directory, FILE_NAME);
         if (!f.isFile()) throw new IOException(directory + " is not an artifact: no " + FILE_NAME + " in it");
         try {
-            String text = new String(Files.readAllBytes(f.toPath()), StandardCharsets.UTF_8);
+            String text = Utf8Files.read(f);
             return new Manifest((Map<String, Object>) Json.parse(text));
         } catch (RuntimeException err) {
             throw new IOException(f + " is missing or has a malformed field: " + err, err);

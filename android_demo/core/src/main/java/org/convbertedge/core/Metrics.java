@@ -36,7 +36,7 @@ public final class Metrics {
         double[] ref = reference.toDoubles();
         double[] out = actual.toDoubles();
         for (double v : out) {
-            if (!Double.isFinite(v)) {
+            if (Double.isNaN(v) || Double.isInfinite(v)) {  // not isFinite: API 24, above the API-23 check
                 return new Metrics(name, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, Double.NaN,
                         Double.NEGATIVE_INFINITY, 0.0);
             }

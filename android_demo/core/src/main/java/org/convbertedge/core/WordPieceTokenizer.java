@@ -2,8 +2,6 @@ package org.convbertedge.core;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -54,7 +52,9 @@ public final class WordPieceTokenizer {
      * @param chineseChars split CJK ideographs into single-character words
      */
     public WordPieceTokenizer(List<String> tokens, boolean lowerCase, Boolean stripAccents, boolean chineseChars) {
-        for (int i = 0; i < tokens.size(); i++) vocab.putIfAbsent(tokens.get(i), i);
+        for (int i = 0; i < tokens.size(); i++) {
+            if (!vocab.containsKey(tokens.get(i))) vocab.put(tokens.get(i), i);  // the first id wins
+        }
         for (String s : SPECIALS) {
             if (!vocab.containsKey(s)) throw new IllegalArgumentException("the vocabulary has no " + s);
         }
@@ -69,16 +69,13 @@ public final class WordPieceTokenizer {
         File vocabFile = new File(directory, "vocab.txt");
         if (!vocabFile.isFile()) throw new IOException("no vocab.txt in " + directory);
         List<String> tokens = new ArrayList<>();
-        for (String line : Files.readAllLines(vocabFile.toPath(), StandardCharsets.UTF_8)) {
-            tokens.add(line.trim());
-        }
+        for (String line : Utf8Files.readLines(vocabFile)) tokens.add(line.trim());
         boolean lower = true;
         Boolean strip = null;
         boolean chinese = true;
         File config = new File(directory, "tokenizer_config.json");
         if (config.isFile()) {
-            Map<String, Object> c = (Map<String, Object>) Json.parse(
-                    new String(Files.readAllBytes(config.toPath()), StandardCharsets.UTF_8));
+            Map<String, Object> c = (Map<String, Object>) Json.parse(Utf8Files.read(config));
             if (c.get("do_lower_case") instanceof Boolean) lower = (Boolean) c.get("do_lower_case");
             if (c.get("strip_accents") instanceof Boolean) strip = (Boolean) c.get("strip_accents");
             if (c.get("tokenize_chinese_chars") instanceof Boolean) chinese = (Boolean) c.get("tokenize_chinese_chars");
@@ -134,36 +131,46 @@ public final class WordPieceTokenizer {
 
     String normalize(String text) {
         StringBuilder b = new StringBuilder(text.length());
-        text.codePoints().forEach(c -> {
-            if (c == 0 || c == 0xFFFD || isControl(c)) return;
+        for (int c : codePoints(text)) {
+            if (c == 0 || c == 0xFFFD || isControl(c)) continue;
             if (isWhitespace(c)) b.append(' ');
             else if (chineseChars && isChinese(c)) b.append(' ').appendCodePoint(c).append(' ');
             else b.appendCodePoint(c);
-        });
+        }
         String s = b.toString();
         if (stripAccents) {
             StringBuilder kept = new StringBuilder(s.length());
-            Normalizer.normalize(s, Normalizer.Form.NFD).codePoints().forEach(c -> {
+            for (int c : codePoints(Normalizer.normalize(s, Normalizer.Form.NFD))) {
                 if (Character.getType(c) != Character.NON_SPACING_MARK) kept.appendCodePoint(c);
-            });
+            }
             s = kept.toString();
         }
         if (lowerCase) {
             StringBuilder low = new StringBuilder(s.length());
-            s.codePoints().forEach(c -> {
+            for (int c : codePoints(s)) {
                 // Rust's char::to_lowercase is the full mapping: only U+0130 maps to two chars.
                 if (c == 0x130) low.append("i\u0307");
                 else low.appendCodePoint(Character.toLowerCase(c));
-            });
+            }
             s = low.toString();
         }
         return s;
     }
 
+    /** The code points of s; String.codePoints() is API 24, above the API-23 compile check. */
+    static int[] codePoints(String s) {
+        int[] out = new int[s.codePointCount(0, s.length())];
+        for (int i = 0, k = 0; i < s.length(); k++) {
+            out[k] = s.codePointAt(i);
+            i += Character.charCount(out[k]);
+        }
+        return out;
+    }
+
     private static List<String> splitWords(String text) {
         List<String> words = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
-        text.codePoints().forEach(c -> {
+        for (int c : codePoints(text)) {
             if (isWhitespace(c)) {
                 flush(cur, words);
             } else if (isPunctuation(c)) {
@@ -172,7 +179,7 @@ public final class WordPieceTokenizer {
             } else {
                 cur.appendCodePoint(c);
             }
-        });
+        }
         flush(cur, words);
         return words;
     }
@@ -185,7 +192,7 @@ public final class WordPieceTokenizer {
     }
 
     private void wordPieces(String word, List<String> out) {
-        int[] cps = word.codePoints().toArray();
+        int[] cps = codePoints(word);
         if (cps.length > MAX_WORD_CHARS) {
             out.add(UNK);
             return;
