@@ -16,7 +16,7 @@ from convbert_edge.errors import ArtifactError, ExportError
 from convbert_edge.exporters.pipeline import ExportOptions, export
 from convbert_edge.exporters.selection import QatCheck
 from convbert_edge.exporters.tflite_ops import INT8_COMPUTE_OPS, op_details
-from convbert_edge.runtime.manifest import Manifest
+from convbert_edge.runtime.manifest import Manifest, sha256_file
 from convbert_edge.tasks import OUTPUT_NAMES, Task
 from convbert_edge.torch_stack import model_class
 from convbert_edge.verify import main as verify_main
@@ -215,7 +215,6 @@ def _copy(artifact, tmp_path):
 
 def _rehash(directory, manifest):
     """Make the manifest agree with a corrupted model file, so the loader itself is tested."""
-    from convbert_edge.runtime.manifest import sha256_file
 
     manifest.model_sha256 = sha256_file(directory / manifest.model_file)
     (directory / "manifest.json").write_text(manifest.to_json())
@@ -251,6 +250,9 @@ def test_verify_rejects_a_golden_bundle_of_the_wrong_shape(artifacts, tmp_path, 
         arrays = {k: g[k] for k in g.files}
     arrays["input/input_ids"] = arrays["input/input_ids"][:, :, :-1]
     np.savez(d / "golden.npz", **arrays)
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["golden_sha256"] = sha256_file(d / "golden.npz")  # the bundle's check, not the hash
+    (d / "manifest.json").write_text(json.dumps(manifest))
     assert verify_main([str(d)]) == 2
     assert "golden input input_ids has shape" in capsys.readouterr().err
 
