@@ -215,7 +215,6 @@ def _copy(artifact, tmp_path):
 
 def _rehash(directory, manifest):
     """Make the manifest agree with a corrupted model file, so the loader itself is tested."""
-
     manifest.model_sha256 = sha256_file(directory / manifest.model_file)
     (directory / "manifest.json").write_text(manifest.to_json())
 
