@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
+from convbert_edge.cli import EXIT_OK, run_command
 from convbert_edge.data import DATASETS, cache_dir_from_environ, load_dataset, resolve_cache_dir
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", default=sorted(DATASETS), help=f"of {sorted(DATASETS)}")
     parser.add_argument(
@@ -16,11 +18,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     cache_dir = args.cache_dir or cache_dir_from_environ(os.environ)
-    for name in args.names:
-        splits = load_dataset(name, cache_dir)
-        sizes = {k: len(v) for k, v in vars(splits).items()}
-        print(f"{name}: {sizes} in {resolve_cache_dir(cache_dir)}")
+
+    def body(say) -> int:
+        for name in args.names:
+            splits = load_dataset(name, cache_dir)
+            sizes = {k: len(v) for k, v in vars(splits).items()}
+            say(f"{name}: {sizes} in {resolve_cache_dir(cache_dir)}")
+        return EXIT_OK
+
+    return run_command("data", body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

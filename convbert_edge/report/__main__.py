@@ -15,6 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from convbert_edge.cli import EXIT_OK, run_command
+from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
+
 
 def _ints(text: str) -> tuple[int, ...]:
     try:
@@ -93,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build every artifact again instead of reusing one whose build key matches",
     )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own messages and a traceback on errors",
+    )
     return p
 
 
@@ -100,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # transformers imports TensorFlow whenever installed; its PyTorch classes are all we use.
     os.environ.setdefault("USE_TF", "0")
-    from convbert_edge.errors import ConvBertEdgeError
-    from convbert_edge.report import ReportOptions, run_report
-    from convbert_edge.report.variants import parse_variants
+    cache = Path(args.cache_dir or cache_dir_from_environ(os.environ) or DEFAULT_CACHE_DIR)
 
-    cache = args.cache_dir or Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge"))
-    try:
+    def body(say) -> int:
+        from convbert_edge.report import ReportOptions, run_report
+        from convbert_edge.report.variants import parse_variants
+
         if args.runs < 1 or args.warmup < 0 or args.seq_len < 8:
             raise ValueError("--runs must be ≥ 1, --warmup ≥ 0 and --seq-len ≥ 8")
         options = ReportOptions(
@@ -126,10 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             memory=not args.no_memory,
         )
         run_report(options)
-    except (ConvBertEdgeError, ValueError) as err:
-        print(f"report: {err}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_OK
+
+    return run_command("report", body, verbose=args.verbose, log_dir=cache.expanduser() / "logs")
 
 
 if __name__ == "__main__":
