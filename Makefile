@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 		| xargs $(BIN)/python -m pip install -q --no-deps
 	touch $(STAMP)
 
-# The main job: export the default model to full-int8 TFLite and ExecuTorch (each export
+# The main job: export the default model to int8 TFLite (linear scope) and ExecuTorch (each export
 # verifies itself against the fp32 reference and exits non-zero if it misses), then the
 # accuracy-vs-latency report of every variant and peer (reports/<model>/report.md).
 demo: $(STAMP)

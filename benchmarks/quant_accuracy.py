@@ -133,6 +133,9 @@ def measure(
                 target=target,
                 quantization="fp32" if mode == "fp32" else "int8",
                 qat=mode == "qat",
+                # docs/accuracy.md's TFLite rows are the integer-only model, where int8
+                # costs most; --int8's default (linear scope) is in the report.
+                int8_scope="all" if target == "tflite" and mode != "fp32" else None,
                 model=str(checkpoint),
                 task=spec.task,
                 seq_len=seq_len,
