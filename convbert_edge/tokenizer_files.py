@@ -189,10 +189,31 @@ def read_settings(directory: str | os.PathLike | None, **overrides) -> Tokenizer
     for name in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
         if name in values:
             values[name] = _token_text(values[name])
+    where = f" (in {directory / CONFIG_NAME} or the keyword arguments)" if directory else ""
+    for name, null_ok in _FLAGS.items():
+        value = values.get(name)
+        if not isinstance(value, bool) and not (value is None and (null_ok or name not in values)):
+            raise TokenizerError(
+                f"tokenizer option {name} must be true or false{' or null' if null_ok else ''}, "
+                f"got {value!r}{where}"
+            )
     max_len = values.get("model_max_length")
-    if max_len is None or int(max_len) > _UNSET_MAX_LENGTH_ABOVE:
+    if isinstance(max_len, float) and max_len > _UNSET_MAX_LENGTH_ABOVE:
+        max_len = None  # transformers writes 1e30-ish floats as well as ints for "unset"
+    if max_len is not None and (
+        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
+    ):
+        raise TokenizerError(
+            f"tokenizer option model_max_length must be a positive integer, got {max_len!r}{where}"
+        )
+    if max_len is None or max_len > _UNSET_MAX_LENGTH_ABOVE:
         values["model_max_length"] = DEFAULT_MODEL_MAX_LENGTH
     return TokenizerSettings(**values)
+
+
+# tokenizer_config.json's boolean options -> whether null is allowed (strip_accents: null
+# means "same as do_lower_case"). A string "false" would be truthy: refused, not guessed.
+_FLAGS = {"do_lower_case": False, "tokenize_chinese_chars": False, "strip_accents": True}
 
 
 def resolve_directory(directory: str | os.PathLike | None) -> tuple[Path | None, Path]:

@@ -76,6 +76,25 @@ def test_a_tokenizer_json_whose_ids_leave_the_vocabulary_is_refused(tmp_path):
         ConvBertTokenizerFast.from_pretrained(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"model_max_length": "abc"}, "model_max_length must be a positive integer, got 'abc'"),
+        ({"model_max_length": 0}, "model_max_length must be a positive integer, got 0"),
+        ({"do_lower_case": "no"}, "do_lower_case must be true or false, got 'no'"),
+        ({"strip_accents": 1}, "strip_accents must be true or false or null, got 1"),
+    ],
+)
+@pytest.mark.parametrize("cls", TOKENIZERS)
+def test_tokenizer_config_options_of_the_wrong_type_are_named(cls, tmp_path, options, expected):
+    # Before: ValueError from int(), TypeError from `tokenizers`, or a string taken as true.
+    directory = _vocab_dir(tmp_path, [*SPECIALS, "the"])
+    (directory / "tokenizer_config.json").write_text(json.dumps(options))
+    with pytest.raises(TokenizerError) as err:
+        cls.from_pretrained(directory)
+    assert expected in str(err.value) and "tokenizer_config.json" in str(err.value)
+
+
 @pytest.fixture(scope="module")
 def shipped():
     return {cls: cls.from_pretrained(None) for cls in TOKENIZERS}
