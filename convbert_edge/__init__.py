@@ -4,7 +4,13 @@ Light at import: the model stacks (torch, tensorflow) load only when asked for.
 """
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.errors import CheckpointError, ConfigError, ConvBertEdgeError, TokenizerError
+from convbert_edge.errors import (
+    CheckpointError,
+    ConfigError,
+    ConvBertEdgeError,
+    InputError,
+    TokenizerError,
+)
 from convbert_edge.tasks import Task
 
 __version__ = "0.1.0"
@@ -16,6 +22,7 @@ __all__ = [
     "ConvBertEdgeError",
     "ConvBertTokenizer",
     "ConvBertTokenizerFast",
+    "InputError",
     "Task",
     "TokenizerError",
     "__version__",

@@ -9,15 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convbert_edge.config_fields import (
+    FIELD_RULES,
+    NUM_LABELS_RULE,
+    SUMMARY_TYPES,  # noqa: F401  (re-exported: the stacks import it from here)
+    SUPPORTED_ACTIVATIONS,  # noqa: F401
+    field_problem,
+    id2label_from_label2id,
+    parse_id2label,
+)
 from convbert_edge.errors import ConfigError
 from convbert_edge.io_utils import atomic_write_text
 
 CONFIG_NAME = "config.json"
 MODEL_TYPE = "convbert"
 
-# Activations both stacks implement; the names are transformers' ACT2FN keys.
-SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
-SUMMARY_TYPES = ("last", "first", "mean")
 
 # The three public checkpoints' shapes (YituTech/conv-bert-*); all use the 30522-token
 # uncased WordPiece vocabulary, kernel 9, head_ratio 2 and pad_token_id 0.
@@ -100,7 +106,9 @@ class ConvBertConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        self.id2label = parse_id2label(self.id2label)
+        if not isinstance(self.extra, dict):
+            raise ConfigError(f"extra must be a dict, got {type(self.extra).__name__}")
         self.validate()
 
     # ----------------------------------------------------------------- derived shapes
@@ -127,24 +135,15 @@ class ConvBertConfig:
         return self.attention_heads * self.attention_head_size
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first field whose value no model can be built from."""
-        positive = (
-            "vocab_size",
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "max_position_embeddings",
-            "type_vocab_size",
-            "embedding_size",
-            "head_ratio",
-            "conv_kernel_size",
-            "num_groups",
-        )
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        """Raise ConfigError naming every field whose type or range is wrong (FIELD_RULES),
+        else the first cross-field rule no model can be built with."""
+        problems = [
+            p
+            for name, rule in FIELD_RULES.items()
+            if (p := field_problem(name, getattr(self, name), rule)) is not None
+        ]
+        if problems:
+            raise ConfigError("; ".join(problems))
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) is not divisible by num_attention_heads "
@@ -166,23 +165,6 @@ class ConvBertConfig:
                 raise ConfigError(
                     f"num_groups ({self.num_groups}) does not divide {name} ({getattr(self, name)})"
                 )
-        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
-            raise ConfigError(
-                f"hidden_act {self.hidden_act!r} is not supported; "
-                f"choose one of {', '.join(SUPPORTED_ACTIVATIONS)}"
-            )
-        if self.summary_type not in SUMMARY_TYPES:
-            raise ConfigError(
-                f"summary_type {self.summary_type!r} is not supported; "
-                f"choose one of {', '.join(SUMMARY_TYPES)}"
-            )
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.layer_norm_eps <= 0:
-            raise ConfigError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
-        if self.num_labels < 1:
-            raise ConfigError("id2label must name at least one label")
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -194,6 +176,10 @@ class ConvBertConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConvBertConfig:
+        """A config from config.json's keys, as transformers reads them (id2label, else
+        label2id, else num_labels); every value is checked against FIELD_RULES."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(data).__name__}")
         data = dict(data)
         model_type = data.pop("model_type", MODEL_TYPE)
         if model_type != MODEL_TYPE:
@@ -206,14 +192,20 @@ class ConvBertConfig:
         id2label = data.pop("id2label", None)
         label2id = data.pop("label2id", None)
         num_labels = data.pop("num_labels", None)
+        if num_labels is not None and (
+            problem := field_problem("num_labels", num_labels, NUM_LABELS_RULE)
+        ):
+            raise ConfigError(problem)
         if id2label is None and label2id is not None:
-            id2label = {v: k for k, v in label2id.items()}
+            id2label = id2label_from_label2id(label2id)
         if id2label is None and num_labels is not None:
-            id2label = {i: f"LABEL_{i}" for i in range(int(num_labels))}
+            id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
         if id2label is not None:
             kwargs["id2label"] = id2label
-        extra = dict(data.pop("extra", {}) or {})
-        extra.update(data)
+        extra = data.pop("extra", None) or {}
+        if not isinstance(extra, dict):
+            raise ConfigError(f"extra must be a JSON object, got {type(extra).__name__}")
+        extra = {**extra, **data}
         return cls(**kwargs, extra=extra)
 
     @classmethod

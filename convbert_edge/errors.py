@@ -23,3 +23,8 @@ class ArtifactError(ConvBertEdgeError):
 
 class ExportError(ConvBertEdgeError):
     """An export step that could not produce a working artifact."""
+
+
+class InputError(ConvBertEdgeError, ValueError):
+    """Model inputs handed to Session.run that the artifact cannot take (name, dtype,
+    shape or value); a ValueError too, as the checks it replaces raised."""

@@ -32,7 +32,7 @@ from convbert_edge.errors import TokenizerError
 from convbert_edge.io_utils import atomic_write_text
 from convbert_edge.tokenizer_base import ConvBertTokenizerBase
 from convbert_edge.tokenizer_basic import BasicSplitter
-from convbert_edge.tokenizer_encode import BatchEncoding
+from convbert_edge.tokenizer_encode import BatchEncoding, check_text
 from convbert_edge.tokenizer_files import TOKENIZER_JSON_NAME
 
 __all__ = ["BatchEncoding", "ConvBertTokenizer", "ConvBertTokenizerFast"]
@@ -153,6 +153,7 @@ class ConvBertTokenizerFast(ConvBertTokenizerBase):
         return [e.ids for e in encs]
 
     def tokenize(self, text: str) -> list[str]:
+        check_text(text, "text")
         return self._backend.encode(text, add_special_tokens=False).tokens
 
     def _decode_ids(self, ids: list[int], skip_special_tokens: bool) -> str:

@@ -17,13 +17,14 @@ from tokenizers import Tokenizer, models
 
 from convbert_edge.errors import TokenizerError
 from convbert_edge.io_utils import atomic_write_text
-from convbert_edge.tokenizer_encode import BatchEncoding, EncodeRequest, assemble
+from convbert_edge.tokenizer_encode import BatchEncoding, EncodeRequest, assemble, check_text
 from convbert_edge.tokenizer_files import (
     CONFIG_NAME,
     SPECIAL_TOKENS_MAP_NAME,
     TOKENIZER_JSON_NAME,
     VOCAB_NAME,
     check_special_tokens,
+    check_vocab_ids,
     default_vocab_path,
     load_vocab,
     read_settings,
@@ -92,8 +93,9 @@ class ConvBertTokenizerBase:
         self._backend = self._load_backend(vocab_file, tokenizer_file)
         # The backend owns the vocabulary; one Python copy serves lookups and saving.
         self.vocab: dict[str, int] = self._backend.get_vocab(with_added_tokens=False)
-        source = tokenizer_file or vocab_file or default_vocab_path()
-        check_special_tokens(self.vocab, self.settings, str(source))
+        source = str(tokenizer_file or vocab_file or default_vocab_path())
+        check_vocab_ids(self.vocab, self._backend.get_vocab(with_added_tokens=True), source)
+        check_special_tokens(self.vocab, self.settings, source)
         self.ids_to_tokens = {i: t for t, i in self.vocab.items()}
         self._special = {
             name: tok for name, tok in self.settings.special_tokens().items() if tok in self.vocab
@@ -243,6 +245,7 @@ class ConvBertTokenizerBase:
 
     def tokenize(self, text: str) -> list[str]:
         """WordPiece tokens of one text, without special tokens."""
+        check_text(text, "text")
         return [self.ids_to_tokens.get(i, self.unk_token) for i in self._encode_texts([text])[0]]
 
     def encode(self, text: str, text_pair: str | None = None, **kwargs) -> list[int]:

@@ -8,6 +8,7 @@ to the longer one (the second on a tie). Each of our tokenizers follows its name
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -54,11 +55,31 @@ def _option(table: dict, value, what: str):
         raise TokenizerError(f"{what}={value!r} is not supported; use one of {valid}") from None
 
 
+# UTF-16 surrogate code points: a str holds one alone only when bytes were decoded with
+# errors="surrogateescape"/"surrogatepass" or built from broken UTF-16. No vocabulary has
+# them; `tokenizers` cannot take such a str (a TypeError) and the slow tokenizer's
+# Unicode tables class them as "Cs" and drop them, so the two would disagree silently.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse text both tokenizers cannot encode the same way: lone surrogates."""
+    if not isinstance(text, str):
+        raise TokenizerError(f"{what} is a {type(text).__name__}, expected a string")
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise TokenizerError(
+            f"{what} holds the lone surrogate U+{ord(bad.group()):04X} at character "
+            f"{bad.start()}, which is not valid Unicode text: decode the source bytes with "
+            "their real encoding (or errors='replace'), or drop the character, before "
+            "tokenizing"
+        )
+
+
 def _as_texts(value, what: str) -> list[str]:
     texts = list(value)
     for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TokenizerError(f"{what}[{i}] is a {type(t).__name__}, expected a string")
+        check_text(t, f"{what}[{i}]")
     return texts
 
 
@@ -121,11 +142,14 @@ class EncodeRequest:
                         f"text has {len(texts)} entries but text_pair has {len(pairs)}"
                     )
         else:
+            check_text(text, "text")
             texts = [text]
             if empty_pair_is_none and text_pair == "":
                 text_pair = None
             if text_pair is not None and not isinstance(text_pair, str):
                 raise TokenizerError("text is a single string, so text_pair must be one too")
+            if text_pair is not None:
+                check_text(text_pair, "text_pair")
             pairs = None if text_pair is None else [text_pair]
         if max_length is None and (pad == "max_length" or trunc is not None):
             max_length = model_max_length

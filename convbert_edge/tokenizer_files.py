@@ -90,14 +90,63 @@ def load_vocab(path: str | os.PathLike) -> dict[str, int]:
             f"no vocabulary file at {path}: pass a directory holding {VOCAB_NAME} or the path "
             "of a vocab.txt (one WordPiece token per line)"
         )
-    with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+    except UnicodeDecodeError as err:
+        raise TokenizerError(
+            f"the vocabulary file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} "
+            f"at offset {err.start}): save it as UTF-8, one WordPiece token per line"
+        ) from None
     vocab: dict[str, int] = {}
     for index, line in enumerate(lines):
-        vocab[line.rstrip("\n")] = index
+        token = line.rstrip("\n")
+        if token in vocab:
+            # transformers keeps the later line's id and loses the earlier one, so the ids
+            # run up to the line count while the vocabulary is one shorter: ids beyond the
+            # model's embedding table, found only when a text uses the token.
+            raise TokenizerError(
+                f"the vocabulary file {path} has the token {token!r} twice, on lines "
+                f"{vocab[token] + 1} and {index + 1}: a token's id is its line number, so "
+                "every line must be a different token; remove one of the two lines (and "
+                "check that the file is the vocabulary the model was trained with)"
+            )
+        vocab[token] = index
     if not vocab:
         raise TokenizerError(f"the vocabulary file {path} is empty")
     return vocab
+
+
+def check_vocab_ids(vocab: dict[str, int], full_vocab: dict[str, int], source: str) -> None:
+    """The ids of a loaded vocabulary must be exactly 0 .. len(vocab) - 1.
+
+    vocab.txt guarantees this (load_vocab refuses duplicated lines); a tokenizer.json
+    can break it with two tokens on one id, a gap, or added tokens past the vocabulary,
+    and any of those lets the tokenizer emit an id >= vocab_size. ``full_vocab`` is the
+    vocabulary with added tokens.
+    """
+    n = len(vocab)
+    by_id: dict[int, str] = {}
+    for token, i in sorted(vocab.items(), key=lambda kv: kv[1]):
+        if i in by_id:
+            raise TokenizerError(
+                f"the vocabulary {source} gives the tokens {by_id[i]!r} and {token!r} the same "
+                f"id {i}: every token needs its own id; fix or re-create the file"
+            )
+        if not 0 <= i < n:
+            raise TokenizerError(
+                f"the vocabulary {source} gives {token!r} the id {i}, outside 0..{n - 1} for "
+                f"its {n} tokens (ids must run from 0 without gaps); fix or re-create the file"
+            )
+        by_id[i] = token
+    beyond = sorted((i, t) for t, i in full_vocab.items() if t not in vocab and not 0 <= i < n)
+    if beyond:
+        i, token = beyond[0]
+        raise TokenizerError(
+            f"{source} adds {len(beyond)} token(s) past the vocabulary, e.g. {token!r} with id "
+            f"{i} >= vocab_size {n}: the model has no embedding for them; put them in the "
+            "vocabulary itself or remove them from added_tokens"
+        )
 
 
 def check_special_tokens(vocab: dict[str, int], settings: TokenizerSettings, source: str) -> None:
@@ -140,10 +189,31 @@ def read_settings(directory: str | os.PathLike | None, **overrides) -> Tokenizer
     for name in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
         if name in values:
             values[name] = _token_text(values[name])
+    where = f" (in {directory / CONFIG_NAME} or the keyword arguments)" if directory else ""
+    for name, null_ok in _FLAGS.items():
+        value = values.get(name)
+        if not isinstance(value, bool) and not (value is None and (null_ok or name not in values)):
+            raise TokenizerError(
+                f"tokenizer option {name} must be true or false{' or null' if null_ok else ''}, "
+                f"got {value!r}{where}"
+            )
     max_len = values.get("model_max_length")
-    if max_len is None or int(max_len) > _UNSET_MAX_LENGTH_ABOVE:
+    if isinstance(max_len, float) and max_len > _UNSET_MAX_LENGTH_ABOVE:
+        max_len = None  # transformers writes 1e30-ish floats as well as ints for "unset"
+    if max_len is not None and (
+        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
+    ):
+        raise TokenizerError(
+            f"tokenizer option model_max_length must be a positive integer, got {max_len!r}{where}"
+        )
+    if max_len is None or max_len > _UNSET_MAX_LENGTH_ABOVE:
         values["model_max_length"] = DEFAULT_MODEL_MAX_LENGTH
     return TokenizerSettings(**values)
+
+
+# tokenizer_config.json's boolean options -> whether null is allowed (strip_accents: null
+# means "same as do_lower_case"). A string "false" would be truthy: refused, not guessed.
+_FLAGS = {"do_lower_case": False, "tokenize_chinese_chars": False, "strip_accents": True}
 
 
 def resolve_directory(directory: str | os.PathLike | None) -> tuple[Path | None, Path]:

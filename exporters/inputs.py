@@ -46,8 +46,7 @@ def load_texts(
     spec = spec or DEFAULT_TEXTS
     path = Path(spec)
     if path.is_file():
-        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-        texts = [t for t in texts if t]
+        texts = _read_text_file(path)
         source = str(path)
     else:
         from convbert_edge.data import DataError, load_dataset
@@ -75,6 +74,27 @@ def load_texts(
     if path.is_file() and split != "train":
         return texts[-count:]  # a file's golden texts come from its end, calibration from its start
     return texts[:count]
+
+
+def _read_text_file(path: Path) -> list[str]:
+    """The non-blank lines of a UTF-8 text file, stripped; an ExportError if there are none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ExportError(
+            f"the text file {path} is not UTF-8 (byte {err.object[err.start]:#04x} at offset "
+            f"{err.start}): save it as UTF-8 with one text per line (e.g. iconv -f ITS-ENCODING "
+            "-t utf-8), or pass a data set name"
+        ) from None
+    except OSError as err:
+        raise ExportError(f"cannot read the text file {path}: {err.strerror}") from None
+    texts = [t for t in (line.strip() for line in text.splitlines()) if t]
+    if not texts:
+        raise ExportError(
+            f"the text file {path} holds no text (it is empty or only blank lines): pass a "
+            "UTF-8 file with one text per line, or a data set name"
+        )
+    return texts
 
 
 def task_batches(

@@ -18,6 +18,7 @@ from convbert_edge.errors import ArtifactError
 from convbert_edge.targets import Target
 
 from .crash_guard import run_in_child
+from .input_checks import check_inputs
 from .manifest import Manifest, TensorSpec
 
 
@@ -44,21 +45,11 @@ class Session(ABC):
         self.threads = threads
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run one call. Inputs must have exactly the manifest's names and static shapes."""
-        feed = {}
-        for spec in self.manifest.inputs:
-            if spec.name not in inputs:
-                raise ValueError(
-                    f"missing input {spec.name!r}; the model takes "
-                    f"{[s.name for s in self.manifest.inputs]}"
-                )
-            value = np.asarray(inputs[spec.name])
-            if tuple(value.shape) != tuple(spec.shape):
-                raise ValueError(
-                    f"input {spec.name} has shape {tuple(value.shape)}; this artifact was "
-                    f"exported for {tuple(spec.shape)} (static shapes: pad or batch to fit)"
-                )
-            feed[spec.name] = _quantize(value, spec)
+        """Run one call. Inputs must have exactly the manifest's names, an integer dtype,
+        its static shapes, and ids inside the model's vocabularies (check_inputs, the
+        same for every runtime); anything else raises InputError."""
+        arrays = check_inputs(self.manifest, inputs)
+        feed = {spec.name: _quantize(arrays[spec.name], spec) for spec in self.manifest.inputs}
         raw = self._run(feed)
         return {spec.name: _dequantize(raw[spec.name], spec) for spec in self.manifest.outputs}
 

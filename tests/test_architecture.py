@@ -62,6 +62,7 @@ LAYERS: dict[str, Layer] = {
         modules=(
             PACKAGE,  # its __init__: config, errors, tasks, and the tokenizers on first use
             f"{PACKAGE}.config",
+            f"{PACKAGE}.config_fields",
             f"{PACKAGE}.checkpoint",
             f"{PACKAGE}.tokenizer*",
             f"{PACKAGE}.default_model",

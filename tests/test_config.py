@@ -109,7 +109,7 @@ def test_derived_head_sizes_follow_the_reference():
         ),
         (dict(num_hidden_layers=0), "num_hidden_layers must be a positive integer"),
         (dict(hidden_act="mish"), "hidden_act 'mish' is not supported"),
-        (dict(hidden_dropout_prob=1.5), "hidden_dropout_prob must be in [0, 1)"),
+        (dict(hidden_dropout_prob=1.5), "hidden_dropout_prob must be a finite number in [0, 1)"),
     ],
 )
 def test_invalid_values_name_the_problem(values, message):
