@@ -6,6 +6,13 @@
 
 Exit status: 0 exported and within tolerance; 1 exported but out of tolerance;
 2 the export could not be done (bad checkpoint, vocabulary, flags, ...).
+
+Under torchrun the QAT fine-tuning of ``--target executorch --int8 --qat`` is spread over
+the processes (docs/distributed.md); rank 0 converts, writes and verifies, the other
+ranks exit 0 when training is done:
+
+    torchrun --standalone --nproc_per_node 2 -m convbert_edge.export --target executorch \
+        --int8 --qat
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import sys
 from pathlib import Path
 
 from convbert_edge.errors import ConvBertEdgeError
+from convbert_edge.launch import distributed_from_environ, process_group
 from convbert_edge.targets import Quantization, Target
 from convbert_edge.tasks import Task
 
@@ -159,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from convbert_edge.exporters.pipeline import ExportOptions, export
 
     quant = "int8" if args.int8 else (args.quant or "fp32")
+    distributed = _distributed(args, quant)
     cache = args.cache_dir or Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge"))
     try:
         options = ExportOptions(
@@ -183,12 +192,30 @@ def main(argv: list[str] | None = None) -> int:
             qat_fallback=not args.qat_no_fallback,
             max_accuracy_drop=args.max_accuracy_drop,
             int8_scope=args.int8_scope,
+            distributed=distributed,
         )
-        result = export(options)
+        with process_group(distributed):
+            result = export(options)
     except (ConvBertEdgeError, ValueError) as err:
         print(f"export: {err}", file=sys.stderr)
         return 2
     return 0 if result.verify.passed else 1
+
+
+def _distributed(args: argparse.Namespace, quant: str):
+    """torchrun's rank, or None; only ExecuTorch QAT has work to share (exits 2 otherwise)."""
+    try:
+        distributed = distributed_from_environ(os.environ)
+    except ValueError as err:
+        build_parser().error(str(err))
+    if distributed is not None and not (
+        args.target == Target.EXECUTORCH.value and quant == "int8" and args.qat
+    ):
+        build_parser().error(
+            "under torchrun only --target executorch --int8 --qat is spread over the "
+            "processes (its QAT fine-tuning); run other exports as one process, without torchrun"
+        )
+    return distributed
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 
 from convbert_edge.checkpoint import resolve_model_dir
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.distributed import Distributed
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
 from convbert_edge.quantize.recipes import INT8_SCOPES, recipe_for
@@ -72,6 +73,8 @@ class ExportOptions:
         selection_samples: dev examples that recipe selection scores.
         int8_scope: TFLite int8 only: "all" (the full-integer model) or "linear" (int8
             linear layers and embedding table, the rest float; Recipe.int8_scope).
+        distributed: torchrun's rank (convbert_edge.launch): ExecuTorch QAT is shared by
+            the ranks and the others end after it; None: one process.
     """
 
     target: Target
@@ -96,6 +99,7 @@ class ExportOptions:
     max_accuracy_drop: float | None = None
     selection_samples: int = 500
     int8_scope: str = "all"
+    distributed: Distributed | None = None
 
     def __post_init__(self) -> None:
         self.target = Target.parse(self.target)
@@ -327,7 +331,9 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         )
     qat_check, ship_qat = None, o.qat
     if o.qat:
-        settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log)
+        settings = QatSettings(
+            o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log, o.distributed
+        )
         with step(f"quantization-aware training for {o.target.value}"):
             stack.train_qat(recipe, golden_calls[0], calib_calls, settings)
         if o.qat_fallback:
