@@ -39,7 +39,7 @@ def worker(batch_size: int, seq_len: int, steps: int) -> None:
     from convbert_edge.tasks import Task
     from convbert_edge.training import TrainConfig, data_parallel
     from convbert_edge.training.data import EncodedSplit
-    from convbert_edge.training.loop import _accumulate_gradients, build_optimizer
+    from convbert_edge.training.loop import accumulate_gradients, build_optimizer
     from convbert_edge.training.objectives import OBJECTIVES
 
     distributed = distributed_from_environ(os.environ)
@@ -60,7 +60,7 @@ def worker(batch_size: int, seq_len: int, steps: int) -> None:
         for step in range(steps + 2):
             rows = torch.arange(step * batch_size, (step + 1) * batch_size)
             start = time.perf_counter()
-            _accumulate_gradients(net, data, rows, objective, 1, distributed, cpu)
+            accumulate_gradients(net, data, rows, objective, 1, distributed, cpu)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

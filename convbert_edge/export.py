@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 def _distributed(args: argparse.Namespace, quant: str):
     """torchrun's rank, or None; only ExecuTorch QAT has work to share (exits 2 otherwise)."""
     try:
-        distributed = distributed_from_environ(os.environ)
+        # gloo even beside a GPU: the QAT graph is trained on the CPU, for XNNPACK
+        distributed = distributed_from_environ(os.environ, cuda_available=False)
     except ValueError as err:
         build_parser().error(str(err))
     if distributed is not None and not (

@@ -8,7 +8,9 @@ works, and the objective is the thing an int8 artifact is judged by: agreement w
 A straight line of stages: copy with the int8 word table (as export_pte stores it) ->
 torch.export -> prepare_qat_pt2e -> calibrate (observe, no update) -> train (AdamW, linear
 decay, gradient accumulation; observers frozen for the last part) -> convert_pt2e. The
-result is lowered like any PT2E graph (exporters.executorch.export_pte_qat).
+result is lowered like any PT2E graph (exporters.executorch.export_pte_qat). Under
+torchrun the ranks share each step's calls (quantize.torch_qat_ranks) and only rank 0
+goes on to conversion.
 
 Dropout stays off in the student. torchao's move_exported_model_to_train rewrites every
 dropout of the graph to ``dropout(p=0.5, train=True)`` (its pattern match ignores the

@@ -38,7 +38,7 @@ from convbert_edge.torch_stack import ConvBertForTokenClassification
 from convbert_edge.training import LabelledWords, TrainConfig, train
 from convbert_edge.training.data import encode_words
 from convbert_edge.training.data_parallel import micro_batch_size, rank_micro_batches
-from convbert_edge.training.loop import _accumulate_gradients
+from convbert_edge.training.loop import accumulate_gradients
 from convbert_edge.training.objectives import OBJECTIVES
 
 TESTS = Path(__file__).parent
@@ -114,7 +114,7 @@ def test_shard_gradients_sum_to_the_one_process_gradient(one_rank_group):
 
     def grads(accumulate, distributed):
         model.zero_grad(set_to_none=True)
-        loss = _accumulate_gradients(
+        loss = accumulate_gradients(
             model, split, rows, objective, accumulate, distributed, torch.device("cpu")
         )
         return float(loss), [p.grad.clone() for p in model.parameters()]
@@ -140,6 +140,24 @@ def test_shard_gradients_sum_to_the_one_process_gradient(one_rank_group):
 def test_all_gather_rows_keeps_rank_order(one_rank_group):
     rows = torch.arange(6.0).reshape(3, 2)
     assert torch.equal(all_gather_rows(rows, Distributed(0, 1)), rows)
+
+
+def test_under_torchrun_export_refuses_what_it_cannot_share(monkeypatch, capsys):
+    from convbert_edge.export import main as export_main
+
+    env = {
+        "RANK": "0",
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": "0",
+        "MASTER_ADDR": "x",
+        "MASTER_PORT": "1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_:
+        export_main(["--target", "tflite", "--int8", "--qat"])
+    assert exit_.value.code == 2
+    assert "only --target executorch --int8 --qat" in capsys.readouterr().err
 
 
 def _toy_config(out_dir, **changes) -> TrainConfig:
@@ -215,6 +233,23 @@ def test_two_ranks_qat_the_fake_quantized_weights_of_one_process(tmp_path):
             torch.testing.assert_close(two[name], one[name], rtol=0, atol=QAT_ATOL)
     other_order = qat_run(0.0, seed=1)
     assert max(float((other_order[k] - one[k]).abs().max()) for k in compared) > 100 * QAT_ATOL
+
+
+@pytest.mark.slow
+def test_ranks_merge_the_ranges_one_process_observes(tmp_path):
+    from distributed_toy_qat import observed_ranges
+
+    run = _torchrun("distributed_toy_qat.py", [str(tmp_path / "ranges"), "ranges"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    one = observed_ranges()
+    ranks = [torch.load(tmp_path / f"ranges.{r}") for r in range(2)]
+    assert one.keys() == ranks[0].keys() == ranks[1].keys()
+    for name in one:  # min and max do not depend on order: equal, not close
+        assert torch.equal(ranks[0][name], one[name]), name
+        assert torch.equal(ranks[1][name], one[name]), name
+    # rank 0's own calls alone give other ranges: the merge is what made them equal
+    alone = observed_ranges(Distributed(0, 2), merge=False)
+    assert any(not torch.equal(alone[name], one[name]) for name in one)
 
 
 @pytest.mark.slow

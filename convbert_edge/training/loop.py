@@ -204,7 +204,7 @@ def train(
             if step >= total_steps:
                 break
             rows = order[b * config.batch_size : (b + 1) * config.batch_size]
-            loss = _accumulate_gradients(
+            loss = accumulate_gradients(
                 net, train_set, rows, objective, config.accumulate, distributed, device
             )
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -269,7 +269,7 @@ def train(
     return result
 
 
-def _accumulate_gradients(
+def accumulate_gradients(
     net: torch.nn.Module,
     train_set,
     rows: torch.Tensor,
