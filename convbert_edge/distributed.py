@@ -6,13 +6,17 @@ stages below the CLI (training, QAT) take it as an argument and never read the
 environment. ``None`` everywhere means one process, the code path of a run without torchrun.
 
 The helpers return new tensors and leave their inputs alone. They use the default group.
+torch is imported inside them: the export pipeline imports this module, and its TFLite
+path never needs torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 BACKENDS = ("gloo", "nccl")
 
@@ -65,6 +69,8 @@ class Distributed:
     @property
     def device(self) -> torch.device:
         """Where this rank's model and batches live: its GPU under nccl, else the CPU."""
+        import torch
+
         if self.backend == "nccl":
             return torch.device("cuda", self.local_rank)
         return torch.device("cpu")
@@ -86,6 +92,7 @@ def all_gather_rows(rows: torch.Tensor, distributed: Distributed) -> torch.Tenso
     Rows are padded to the longest rank's count for the collective (all_gather wants one
     shape) and the padding is cut off again.
     """
+    import torch
     import torch.distributed as dist
 
     count = torch.tensor([rows.shape[0]], device=rows.device)
