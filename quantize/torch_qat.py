@@ -8,7 +8,9 @@ works, and the objective is the thing an int8 artifact is judged by: agreement w
 A straight line of stages: copy with the int8 word table (as export_pte stores it) ->
 torch.export -> prepare_qat_pt2e -> calibrate (observe, no update) -> train (AdamW, linear
 decay, gradient accumulation; observers frozen for the last part) -> convert_pt2e. The
-result is lowered like any PT2E graph (exporters.executorch.export_pte_qat).
+result is lowered like any PT2E graph (exporters.executorch.export_pte_qat). Under
+torchrun the ranks share each step's calls (quantize.torch_qat_ranks) and only rank 0
+goes on to conversion.
 
 Dropout stays off in the student. torchao's move_exported_model_to_train rewrites every
 dropout of the graph to ``dropout(p=0.5, train=True)`` (its pattern match ignores the
@@ -29,7 +31,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from convbert_edge.distributed import Distributed, WorkerRankDone, all_reduce
 from convbert_edge.errors import ExportError
+from convbert_edge.quantize import torch_qat_ranks as ranks
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 
@@ -223,6 +227,7 @@ def qat_quantize(
     train_calls: Sequence[tuple],
     config: QatConfig,
     log: Callable[[str], None] = print,
+    distributed: Distributed | None = None,
 ) -> QatResult:
     """Quantization-aware training of a copy of ``model`` against ``model`` itself.
 
@@ -233,10 +238,16 @@ def qat_quantize(
         train_calls: unlabelled calls like ``example``; the first ``calibration_calls``
             calibrate, then all are visited in a seeded random order, cycling as needed.
         config: steps, learning rate and the rest (QatConfig).
-        log: receives progress lines.
+        log: receives progress lines (rank 0's only).
+        distributed: this process's rank in an open process group (torchrun): each step's
+            calls are shared by the ranks (quantize.torch_qat_ranks); None: one process.
 
     Returns:
         QatResult whose ``model`` is the converted graph, ready for lower_to_pte.
+
+    Raises:
+        WorkerRankDone: on ranks other than 0, once training is done (a SystemExit with
+            status 0): conversion, lowering and verification happen once, on rank 0.
     """
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
     from torchao.quantization.pt2e import disable_observer, move_exported_model_to_eval
@@ -250,6 +261,10 @@ def qat_quantize(
     example = tuple(example)
     calls = [tuple(c) for c in train_calls]
     check_calls(example, calls)
+    if distributed is not None:
+        ranks.check_split(config.accumulate, config.activation_ranges, distributed)
+        if not distributed.is_main:
+            log = _silent
     start = time.perf_counter()
 
     teacher = model.eval()
@@ -286,7 +301,8 @@ def qat_quantize(
             prepared.apply(disable_observer)
             log(f"      QAT: ranges frozen from step {step + 1}")
         total = 0.0
-        for i in order[step * config.accumulate : (step + 1) * config.accumulate]:
+        visits = order[step * config.accumulate : (step + 1) * config.accumulate]
+        for i in ranks.rank_visits(visits, distributed):
             call = calls[i]
             with torch.no_grad():
                 target = teacher(*call)
@@ -295,6 +311,10 @@ def qat_quantize(
             )
             (loss / config.accumulate).backward()
             total += float(loss.detach())
+        if distributed is not None:
+            ranks.sum_gradients(params)
+            ranks.merge_ranges(prepared)  # no-op once the observers are frozen
+            total = float(all_reduce(torch.tensor(total, dtype=torch.float64)))
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -316,10 +336,16 @@ def qat_quantize(
             f"      QAT: the loss did not fall ({losses[0]:.4g} -> {sum(tail) / len(tail):.4g}); "
             "try a lower lr or more steps, or use post-training int8"
         )
+    if distributed is not None and not distributed.is_main:
+        raise WorkerRankDone(distributed.rank)
     move_exported_model_to_eval(prepared)  # no-op for dropout left in eval; kept for torchao
     with torch.no_grad():
         converted = convert_pt2e(prepared)
     return QatResult(converted, swapped, losses, time.perf_counter() - start)
+
+
+def _silent(_line: str) -> None:
+    pass
 
 
 def _warmup_then_decay(steps: int, warmup: int) -> Callable[[int], float]:

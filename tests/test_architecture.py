@@ -66,6 +66,7 @@ LAYERS: dict[str, Layer] = {
             f"{PACKAGE}.checkpoint",
             f"{PACKAGE}.tokenizer*",
             f"{PACKAGE}.default_model",
+            f"{PACKAGE}.distributed",  # the rank a stage is told it runs as (torch lazily)
             *_package("data"),
         ),
     ),
@@ -81,6 +82,7 @@ LAYERS: dict[str, Layer] = {
         uses=("report",),
         modules=(
             f"{PACKAGE}.cli",
+            f"{PACKAGE}.launch",  # torchrun's environment -> Distributed, for the CLIs
             f"{PACKAGE}.export",
             f"{PACKAGE}.verify",
             f"{PACKAGE}.train",

@@ -31,6 +31,10 @@ class TrainConfig:
         init_embeddings: "minilm" starts the word embeddings of a from-scratch model from
             the MiniLM checkpoint's, reduced to embedding_size by PCA; None: random.
         seq_len, batch_size, eval_batch_size: static shapes of training and evaluation.
+            batch_size is the global batch of one optimizer step: rows per forward pass
+            x processes (torchrun) x ``accumulate``, so one process and N train alike.
+        accumulate: micro-batches whose gradients are summed into one step on each
+            process (for a batch that does not fit in memory at once).
         epochs, lr, warmup_ratio, weight_decay: AdamW with linear warmup then linear decay
             to zero; biases and LayerNorm weights get no weight decay.
         max_grad_norm: clip the gradient norm to this before each step.
@@ -61,6 +65,7 @@ class TrainConfig:
     seq_len: int = 128
     batch_size: int = 32
     eval_batch_size: int = 64
+    accumulate: int = 1
     epochs: int = 3
     lr: float = 3e-4
     warmup_ratio: float = 0.1
@@ -85,7 +90,7 @@ class TrainConfig:
         """Raise ConfigError naming the first bad value and what would be valid."""
         if self.dataset not in datasets:
             raise ConfigError(f"unknown data set {self.dataset!r}; valid: {sorted(datasets)}")
-        positive = ("seq_len", "batch_size", "eval_batch_size", "epochs", "log_every")
+        positive = ("seq_len", "batch_size", "eval_batch_size", "accumulate", "epochs", "log_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")

@@ -9,6 +9,12 @@ and MODEL_CARD.md.
 
 Training batches all have exactly ``batch_size`` rows (the last partial batch of an epoch
 is dropped): PT2E quantization-aware training, the next step, needs that static shape.
+
+With a ``Distributed`` (torchrun; ``convbert_edge.launch``) the run is data-parallel:
+``batch_size`` stays the global batch and each rank computes its share of it
+(``data_parallel``), DistributedDataParallel sums the gradients, dev is scored on shards
+whose logits are gathered, and only rank 0 logs and writes; the other ranks return after
+the last epoch, before rank 0 scores the test split from the written checkpoint.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from pathlib import Path
 import torch
 
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.distributed import Distributed, all_reduce
 from convbert_edge.errors import ConfigError
 from convbert_edge.io_utils import atomic_write_text
 from convbert_edge.tokenizer import ConvBertTokenizerFast
+from convbert_edge.training import data_parallel
 from convbert_edge.training.config import TrainConfig
 from convbert_edge.training.data import TRAINING_DATA, TrainingData, encode
 from convbert_edge.training.embeddings import minilm_start
@@ -86,16 +94,26 @@ def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], floa
     return factor
 
 
-def train(config: TrainConfig, data: TrainingData | None = None, log: Log = print) -> TrainResult:
+def train(
+    config: TrainConfig,
+    data: TrainingData | None = None,
+    log: Log = print,
+    distributed: Distributed | None = None,
+) -> TrainResult:
     """Run one fine-tuning as configured; see the module docstring for what is written.
 
     Args:
         config: the run; validated first, so bad values fail before any work.
         data: the texts and labels; None loads ``config.dataset`` from the registry
             (tests pass a small in-memory set).
-        log: where progress lines go.
+        log: where progress lines go (rank 0's only).
+        distributed: this process's rank in an open process group; None: one process.
     """
     config.validate(tuple(TRAINING_DATA) if data is None else (data.name,))
+    micro = data_parallel.micro_batch_size(config.batch_size, config.accumulate, distributed)
+    main = distributed is None or distributed.is_main
+    if not main:
+        log = _silent
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     if data is None:
@@ -117,14 +135,22 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
 
     torch.manual_seed(config.seed)
     model, start = build_model(config, objective, data.id2label)
+    device = torch.device("cpu")
+    if distributed is not None:
+        device = distributed.device
+        model.to(device)
+        torch.manual_seed(data_parallel.dropout_seed(config.seed, distributed))
+    net = data_parallel.wrap(model, distributed)  # forward passes go through net
     optimizer = build_optimizer(model, config)
     warmup_steps = round(config.warmup_ratio * total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_schedule(warmup_steps, total_steps)
     )
     out = config.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    result = TrainResult(out, metric=objective.metric, start=start)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    processes = 1 if distributed is None else distributed.world_size
+    result = TrainResult(out, metric=objective.metric, start=start, processes=processes)
     rows = ""
     if (len(train_set), len(dev_set)) != (len(train_split), len(dev_split)):
         rows = f" ({len(train_set)} / {len(dev_set)} windows)"
@@ -133,6 +159,11 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         f"seq_len {config.seq_len}, {steps_per_epoch} steps per epoch, {total_steps} steps; "
         f"{start}"
     )
+    if processes > 1 or config.accumulate > 1:
+        log(
+            f"global batch {config.batch_size} = {micro} rows x {processes} processes x "
+            f"{config.accumulate} accumulation steps"
+        )
 
     step, train_seconds = 0, 0.0
     for epoch in range(1, config.epochs + 1):
@@ -145,12 +176,10 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         for b in range(steps_per_epoch):
             if step >= total_steps:
                 break
-            ids, mask, types, labels = train_set.batch(
-                order[b * config.batch_size : (b + 1) * config.batch_size]
+            rows = order[b * config.batch_size : (b + 1) * config.batch_size]
+            loss = accumulate_gradients(
+                net, train_set, rows, objective, config.accumulate, distributed, device
             )
-            logits = objective.logits(model(ids, mask, types))  # (b, labels), (b, s, labels|2)
-            loss = objective.loss(logits, labels)
-            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
             schedule.step()
@@ -167,7 +196,9 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
                 tick, tick_step = now, step
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
-        dev_scores = evaluate(model, dev_set, objective, data.id2label, config.eval_batch_size)
+        dev_scores = evaluate(
+            model, dev_set, objective, data.id2label, config.eval_batch_size, distributed
+        )
         dev = dev_scores.get(objective.metric, 0.0)
         mean_loss = sum(losses) / len(losses)
         result.history.append(EpochResult(epoch, step, mean_loss, dev, seconds, dev_scores))
@@ -175,11 +206,14 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         if dev > result.best_dev_score:
             result.best_epoch, result.best_dev_score = epoch, dev
             result.best_dev_scores = dev_scores
-            model.save_pretrained(out, dtype=config.save_dtype)
-            log(f"saved epoch {epoch} to {out}")
+            if main:
+                model.save_pretrained(out, dtype=config.save_dtype)
+                log(f"saved epoch {epoch} to {out}")
 
     result.steps = step
     result.seconds_per_step = train_seconds / max(1, step)
+    if not main:  # what follows reads and writes rank 0's files
+        return result
     if data.test is not None:
         best = objective.model_class.from_pretrained(out)
         test_split = data.test.head(config.max_eval_examples)
@@ -206,6 +240,43 @@ def train(config: TrainConfig, data: TrainingData | None = None, log: Log = prin
         out / "MODEL_CARD.md", config, data, sizes, result, model, objective.description
     )
     return result
+
+
+def accumulate_gradients(
+    net: torch.nn.Module,
+    train_set,
+    rows: torch.Tensor,
+    objective: Objective,
+    accumulate: int,
+    distributed: Distributed | None,
+    device: torch.device,
+) -> torch.Tensor:
+    """Backward passes of this rank's micro-batches of the global batch ``rows``; returns
+    the global batch's mean loss (the same on every rank).
+
+    Each micro-batch's mean loss is weighted by its share of the global batch's loss
+    terms (x world size, which DDP's averaging divides out): with one process and no
+    accumulation the weight is exactly 1.0, the loop as it was.
+    """
+    total = data_parallel.loss_terms(train_set.labels[rows])
+    world = 1 if distributed is None else distributed.world_size
+    parts = data_parallel.rank_micro_batches(rows, accumulate, distributed)
+    step_loss = torch.zeros((), device=device)
+    for k, part in enumerate(parts):
+        ids, mask, types, labels = (t.to(device) for t in train_set.batch(part))
+        share = data_parallel.loss_terms(labels) / max(total, 1)
+        with data_parallel.gradient_sync(net, last=k == len(parts) - 1):
+            logits = objective.logits(net(ids, mask, types))  # (b, labels), (b, s, labels|2)
+            loss = objective.loss(logits, labels)
+            if share == 0.0:  # no labelled term here: a mean of nothing is nan, weigh 0
+                loss = logits.sum() * 0.0
+            (loss * (share * world)).backward()
+        step_loss += loss.detach() * share
+    return step_loss if distributed is None else all_reduce(step_loss)
+
+
+def _silent(_line: str) -> None:
+    pass
 
 
 def _named(scores: dict[str, float], split: str) -> str:

@@ -63,6 +63,12 @@ def write_model_card(
         )
     else:
         shape = f"inputs tokenized to exactly {config.seq_len} tokens (longer ones cut)"
+    per_pass = config.batch_size // (result.processes * config.accumulate)
+    batch = (
+        f"Global batch {config.batch_size} = {per_pass} rows per pass x {result.processes} "
+        f"process{'es' if result.processes > 1 else ''} x {config.accumulate} accumulation "
+        "step(s); the same command on any number of processes trains the same model."
+    )
     text = f"""# ConvBERT {data.task.value}: {data.name}
 
 A ConvBERT {data.task.value} model made by `convbert_edge.train`.
@@ -87,6 +93,7 @@ A ConvBERT {data.task.value} model made by `convbert_edge.train`.
 AdamW, linear warmup then linear decay to zero, no weight decay on biases and LayerNorm,
 gradient norm clipped; training batches of exactly batch_size rows (the last partial
 batch of each epoch is dropped); the epoch with the best dev score is kept.
+{batch}
 
 | setting | value |
 | --- | --- |

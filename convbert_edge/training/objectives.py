@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from convbert_edge.distributed import Distributed, all_gather_rows, rank_range
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import (
     ConvBertForQuestionAnswering,
@@ -164,13 +165,33 @@ def evaluate(
     objective: Objective,
     id2label: dict[int, str],
     batch_size: int,
+    distributed: Distributed | None = None,
 ) -> Scores:
-    """Every dev metric of the objective for model on a split (eval mode, no dropout)."""
+    """Every dev metric of the objective for model on a split (eval mode, no dropout).
+
+    With ``distributed`` each rank runs a contiguous share of the rows and the logits are
+    gathered, so every rank computes the same scores from the whole split.
+    """
     model.eval()
+    device = next(model.parameters()).device
+    rows = rank_range(len(split), distributed)
     logits = []
-    for start in range(0, len(split), batch_size):
-        ids, mask, types, _ = split.batch(torch.arange(start, min(start + batch_size, len(split))))
+    for start in range(rows.start, rows.stop, batch_size):
+        index = torch.arange(start, min(start + batch_size, rows.stop))
+        ids, mask, types, _ = (t.to(device) for t in split.batch(index))
         logits.append(objective.logits(model(ids, mask, types)))  # (b, ...) as the labels
+    if distributed is not None:
+        mine = torch.cat(logits) if logits else _no_rows(model, split, objective, device)
+        gathered = all_gather_rows(mine, distributed)
+        logits = [gathered.cpu()] if len(gathered) else []
     if not logits:
         return {}
     return objective.scores(torch.cat(logits), split, id2label)
+
+
+def _no_rows(model, split: EncodedSplit, objective: Objective, device) -> torch.Tensor:
+    """Zero rows of the logits' shape, for a rank whose share of a small split is empty."""
+    ids, mask, types, _ = (t.to(device) for t in split.batch(torch.arange(min(1, len(split)))))
+    if len(ids) == 0:
+        return torch.zeros(0, device=device)
+    return objective.logits(model(ids, mask, types))[:0]

@@ -35,3 +35,4 @@ class TrainResult:
     steps: int = 0
     seconds_per_step: float = 0.0
     start: str = ""  # how the model was initialised, for the card
+    processes: int = 1  # data-parallel ranks that shared each step
