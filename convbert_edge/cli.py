@@ -17,6 +17,7 @@ and its errors still reach the terminal.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -38,6 +39,16 @@ EXIT_INTERRUPTED = 130
 # Environment for quiet native libraries, set before they are imported (TensorFlow reads
 # it at import): C++ INFO/WARNING/ERROR logs and oneDNN's banner off.
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """The --verbose flag every CLI has (what run_command's ``verbose`` reads)."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own messages (TensorFlow, absl, converters) and a "
+        "traceback on errors; by default they go to a log file",
+    )
 
 
 def run_command(

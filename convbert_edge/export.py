@@ -24,7 +24,7 @@ import os
 import sys
 from pathlib import Path
 
-from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, run_command
+from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, add_verbose_flag, run_command
 from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
 from convbert_edge.launch import distributed_from_environ, process_group
 from convbert_edge.targets import Quantization, Target
@@ -165,12 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge)",
     )
     p.add_argument("--threads", type=int, default=2, help="CPU threads for verification")
-    p.add_argument(
-        "--verbose",
-        action="store_true",
-        help="show the libraries' own messages (TensorFlow, absl, converters) and a "
-        "traceback on errors; by default they go to a log file",
-    )
+    add_verbose_flag(p)
     return p
 
 

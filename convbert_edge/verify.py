@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, run_command
+from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, add_verbose_flag, run_command
 from convbert_edge.errors import ConvBertEdgeError
 
 
@@ -34,11 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the golden inputs on an Android phone with the demo app installed "
         "(docs/android.md) and check the outputs here",
     )
-    parser.add_argument(
-        "--verbose",
-        action="store_true",
-        help="show the libraries' own messages and a traceback on errors",
-    )
+    add_verbose_flag(parser)
     return parser
 
 

@@ -217,13 +217,7 @@ class Manifest:
         path = Path(directory) / self.model_file
         if not path.is_file():
             raise ArtifactError(f"the artifact's model file {path} is missing: export it again")
-        digest = sha256_file(path)
-        if digest != self.model_sha256:
-            raise ArtifactError(
-                f"{path} does not match its manifest (sha256 {digest[:12]}…, manifest says "
-                f"{self.model_sha256[:12]}…): the file was changed or truncated; export it again"
-            )
-        return path
+        return _check_sha256(path, self.model_sha256, "the file was changed or truncated")
 
     def check_golden_file(self, directory: str | Path) -> Path:
         """golden.npz's path, after checking it exists and matches golden_sha256."""
@@ -236,14 +230,19 @@ class Manifest:
             )
         if not path.is_file():
             raise ArtifactError(f"no golden bundle at {path}: export the artifact again")
-        digest = sha256_file(path)
-        if digest != self.golden_sha256:
-            raise ArtifactError(
-                f"{path} does not match its manifest (sha256 {digest[:12]}…, manifest says "
-                f"{self.golden_sha256[:12]}…): its reference outputs or tolerances were "
-                "changed; export the artifact again"
-            )
-        return path
+        return _check_sha256(
+            path, self.golden_sha256, "its reference outputs or tolerances were changed"
+        )
+
+
+def _check_sha256(path: Path, expected: str, meaning: str) -> Path:
+    digest = sha256_file(path)
+    if digest != expected:
+        raise ArtifactError(
+            f"{path} does not match its manifest (sha256 {digest[:12]}…, manifest says "
+            f"{expected[:12]}…): {meaning}; export it again"
+        )
+    return path
 
 
 def sha256_file(path: str | Path) -> str:

@@ -37,16 +37,14 @@ from convbert_edge.runtime.manifest import Manifest
 from convbert_edge.verify import main as verify_main
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny")
+@pytest.fixture
+def checkpoint(tiny_checkpoint_dir):
+    return tiny_checkpoint_dir
 
 
-@pytest.fixture(scope="module")
-def onnx_artifact(checkpoint, tmp_path_factory):
-    out = tmp_path_factory.mktemp("onnx") / "art"
-    assert export_main(export_args(checkpoint, out)) == 0
-    return out
+@pytest.fixture
+def onnx_artifact(tiny_onnx_artifact):
+    return tiny_onnx_artifact
 
 
 def _exit_and_err(capsys, main, argv) -> tuple[int, str]:
@@ -254,9 +252,9 @@ def test_outputs_of_the_wrong_shape_fail_with_the_reason_in_the_table(
 
 # ------------------------------------------------ defect 2: contain native crashes
 @pytest.fixture(scope="module")
-def pte_artifact(checkpoint, tmp_path_factory):
+def pte_artifact(tiny_checkpoint_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("pte") / "art"
-    assert export_main(export_args(checkpoint, out, "executorch")) == 0
+    assert export_main(export_args(tiny_checkpoint_dir, out, "executorch")) == 0
     return out
 
 

@@ -23,7 +23,6 @@ from reliability_helpers import (
     export_args,
     golden_arrays,
     rehash_model,
-    tiny_checkpoint,
     write_golden,
 )
 
@@ -229,16 +228,14 @@ CASES: dict[str, Case] = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny")
+@pytest.fixture
+def checkpoint(tiny_checkpoint_dir):
+    return tiny_checkpoint_dir
 
 
-@pytest.fixture(scope="module")
-def artifact(checkpoint, tmp_path_factory):
-    out = tmp_path_factory.mktemp("onnx") / "art"
-    assert export_main(export_args(checkpoint, out)) == 0
-    return out
+@pytest.fixture
+def artifact(tiny_onnx_artifact):
+    return tiny_onnx_artifact
 
 
 @pytest.mark.parametrize("name", list(CASES))

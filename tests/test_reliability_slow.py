@@ -17,7 +17,6 @@ from reliability_helpers import (
     copy_artifact,
     export_args,
     rehash_model,
-    tiny_checkpoint,
     tree_digest,
 )
 
@@ -31,9 +30,9 @@ KILLS = 10
 MUTANTS = 100
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny")
+@pytest.fixture
+def checkpoint(tiny_checkpoint_dir):
+    return tiny_checkpoint_dir
 
 
 def _export_process(checkpoint: Path, out: Path, seed: int) -> subprocess.Popen:

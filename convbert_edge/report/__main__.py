@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from convbert_edge.cli import EXIT_OK, run_command
+from convbert_edge.cli import EXIT_OK, add_verbose_flag, run_command
 from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
 
 
@@ -96,11 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build every artifact again instead of reusing one whose build key matches",
     )
-    p.add_argument(
-        "--verbose",
-        action="store_true",
-        help="show the libraries' own messages and a traceback on errors",
-    )
+    add_verbose_flag(p)
     return p
 
 

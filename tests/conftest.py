@@ -1,0 +1,26 @@
+"""Fixtures shared across test modules: a tiny checkpoint and a tiny verified artifact.
+
+Session-scoped, so that every module that needs one reuses the same files (the artifact
+takes seconds to export). Tests copy them before they break anything.
+"""
+
+from __future__ import annotations
+
+import pytest
+from reliability_helpers import export_args, tiny_checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_dir(tmp_path_factory):
+    """A random 1-layer sentiment checkpoint (reliability_helpers.TINY), no vocab.txt."""
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_artifact(tiny_checkpoint_dir, tmp_path_factory):
+    """The tiny checkpoint exported to a verified fp32 ONNX artifact through the CLI."""
+    from convbert_edge.export import main as export_main
+
+    out = tmp_path_factory.mktemp("onnx") / "art"
+    assert export_main(export_args(tiny_checkpoint_dir, out)) == 0
+    return out
