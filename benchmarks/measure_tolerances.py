@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.exporters.pipeline import SUPPORTED, ExportOptions, export
+from convbert_edge.exporters.pipeline import ExportOptions, export
+from convbert_edge.exporters.spec import SPEC
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import model_class
 
@@ -55,7 +56,7 @@ def main() -> None:
     worst: dict[tuple[str, str], dict[str, float]] = defaultdict(
         lambda: {"max_abs": 0.0, "cosine": 1.0, "sqnr_db": math.inf, "argmax": 1.0}
     )
-    for target, quants in SUPPORTED.items():
+    for target, quants in SPEC.items():
         for quant in quants:
             for task, model, seq_len in runs:
                 result = export(

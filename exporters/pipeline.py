@@ -30,7 +30,6 @@ from convbert_edge.runtime.manifest import (
     TensorSpec,
     sha256_file,
 )
-from convbert_edge.runtime.tolerances import tolerance_for
 from convbert_edge.runtime.verify import VerifyResult, verify_artifact
 from convbert_edge.targets import MODEL_FILES, Quantization, Target
 from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
@@ -38,6 +37,7 @@ from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
 from .artifact import staged_artifact
 from .inputs import load_texts, stack_calls, task_batches
 from .selection import check_qat, choose_within_budget
+from .spec import offer, qat_targets, tolerance_for
 from .stacks import KerasStack, QatSettings, TorchStack
 
 
@@ -63,7 +63,7 @@ class ExportOptions:
             unlabelled training texts of the calibration source), then converted.
         qat_steps / qat_accumulate / qat_lr: optimizer steps, texts per step, peak
             learning rate of that fine-tuning (steps x accumulate texts are visited);
-            None takes the target's default from QAT_DEFAULTS.
+            None takes the target's default from the export spec (spec.SPEC).
         qat_fallback: with qat, score the QAT model and post-training int8 on the
             labelled dev split of ``calibration`` and ship post-training int8 when QAT
             scored below it (selection.check_qat; recorded in the manifest).
@@ -115,31 +115,36 @@ class ExportOptions:
                 raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.seq_len < 8:
             raise ExportError(f"seq_len {self.seq_len} is too short; use at least 8")
-        tflite_int8 = self.target is Target.TFLITE and self.quantization is Quantization.INT8
-        if self.int8_scope is None:
-            self.int8_scope = "linear" if tflite_int8 and self.io_dtype == "float32" else "all"
+        spec = offer(self.target, self.quantization)
+        if self.int8_scope is None:  # the spec's default scope; "all" for int8 outputs
+            self.int8_scope = (
+                spec.int8_scopes[0] if spec.int8_scopes and self.io_dtype == "float32" else "all"
+            )
         if self.int8_scope not in INT8_SCOPES:
             raise ExportError(f"int8_scope {self.int8_scope!r}: choose one of {INT8_SCOPES}")
-        if self.int8_scope != "all" and not tflite_int8:
+        if self.int8_scope != "all" and self.int8_scope not in spec.int8_scopes:
             raise ExportError(
                 "--int8-scope is a TFLite int8 option (ExecuTorch int8 quantizes the linear "
                 "layers only already)"
             )
-        defaults = QAT_DEFAULTS.get(self.target, (1, 1, 1e-6))
-        for name, default in zip(("qat_steps", "qat_accumulate", "qat_lr"), defaults, strict=True):
-            if getattr(self, name) is None:
-                setattr(self, name, default)
         if self.qat:
             if self.quantization is not Quantization.INT8:
                 raise ExportError(
                     f"QAT makes full-int8 artifacts; --qat goes with --int8, not "
                     f"{self.quantization.value}"
                 )
-            if self.target not in QAT_TARGETS:
+            if spec.qat is None:
                 raise ExportError(
-                    f"QAT is offered for {', '.join(t.value for t in QAT_TARGETS)}, "
+                    f"QAT is offered for {', '.join(t.value for t in qat_targets())}, "
                     f"not {self.target.value}"
                 )
+            for name, default in zip(
+                ("qat_steps", "qat_accumulate", "qat_lr"),
+                (spec.qat.steps, spec.qat.accumulate, spec.qat.lr),
+                strict=True,
+            ):
+                if getattr(self, name) is None:
+                    setattr(self, name, default)
             for name in ("qat_steps", "qat_accumulate"):
                 if getattr(self, name) < 1:
                     raise ExportError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -151,7 +156,7 @@ class ExportOptions:
                     "--max-accuracy-drop chooses among post-training int8 recipes: use it "
                     "with --int8 and without --qat"
                 )
-            if self.target not in QAT_TARGETS:
+            if self.target not in qat_targets():  # the targets whose int8 can be simulated
                 raise ExportError("--max-accuracy-drop is offered for tflite and executorch")
             if self.max_accuracy_drop < 0:
                 raise ExportError(
@@ -169,21 +174,6 @@ class ExportResult:
 
 _ARCHITECTURE_TASKS = {name: task for task, name in HF_ARCHITECTURES.items()}
 
-# int16x8 TFLite is left out: TF 2.21's converter cannot calibrate it for a model with
-# integer inputs (token ids): "Max and min for dynamic tensors should be recorded during
-# calibration: Failed for tensor serving_default_input_ids:0" (docs/limitations.md).
-SUPPORTED: dict[Target, tuple[Quantization, ...]] = {
-    Target.TFLITE: (
-        Quantization.FP32,
-        Quantization.FP16,
-        Quantization.DYNAMIC_INT8,
-        Quantization.INT8,
-    ),
-    Target.EXECUTORCH: (Quantization.FP32, Quantization.INT8, Quantization.DYNAMIC_INT8),
-    Target.ONNX: (Quantization.FP32, Quantization.INT8, Quantization.DYNAMIC_INT8),
-}
-
-
 # Why each TFLite int8 scope is built; the manifest's recipe notes carry it.
 SCOPE_NOTES: dict[str, str] = {
     "linear": "linear scope: int8 linear layers, depthwise convolution and embedding table, "
@@ -197,16 +187,6 @@ SCOPE_BRIEF: dict[str, str] = {
     "linear": "the fastest int8 on CPU runtimes; --int8-scope all for the integer-only model",
     "all": "the integer-only model, for NPU/DSP/Edge TPU delegates",
 }
-
-QAT_TARGETS = (Target.TFLITE, Target.EXECUTORCH)
-# (steps, texts per step, peak lr) of QAT per target, from the runs on the default model
-# in docs/accuracy.md: a larger lr (2e-5) or longer runs moved the weights away from fp32
-# more than they recovered rounding error.
-QAT_DEFAULTS: dict[Target, tuple[int, int, float]] = {
-    Target.TFLITE: (30, 8, 5e-6),
-    Target.EXECUTORCH: (100, 8, 5e-6),
-}
-
 
 def task_of(config: ConvBertConfig) -> Task:
     """The head a checkpoint was saved with (its config's architectures), else the base model."""
@@ -257,11 +237,6 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
     from convbert_edge.default_model import DEFAULT_LABEL, DEFAULT_NAME, default_checkpoint
     from convbert_edge.tokenizer import ConvBertTokenizerFast
 
-    if o.quantization not in SUPPORTED[o.target]:
-        valid = ", ".join(q.value for q in SUPPORTED[o.target])
-        raise ExportError(
-            f"{o.target.value} does not offer {o.quantization.value}; choose one of {valid}"
-        )
     start = time.perf_counter()
     # resolve, tokenize, build, reference, convert, write, verify; with --qat also train
     # and (with the fallback) check

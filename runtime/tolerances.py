@@ -1,21 +1,13 @@
-"""Every tolerance an artifact is checked against, in one table keyed by (target, quantization).
+"""A Tolerance: the bounds one output of an artifact must meet against the fp32 reference.
 
-How the numbers were set: ``benchmarks/measure_tolerances.py`` exports every head of a
-2-layer model (random weights, real-text golden inputs) with every recipe; the bounds
-sit below the worst measured value with a margin, and docs/tolerances.md records the
-measurements. fp32 artifacts differ from eager only by kernel order (fused GEMMs, other
-summation order): 1e-4 absolute. Quantized artifacts are judged by direction and noise
-(cosine, SQNR), since their absolute error scales with each output's range; argmax
-agreement is reported but not bounded, as random-weight models have near-tied logits.
-int16x8 has no entry: the TFLite converter cannot make it for this model
-(docs/limitations.md).
+The bounds each (target, quantization) gets, and how they were measured, are in the export
+spec (convbert_edge.exporters.spec); an artifact carries its own in golden.npz, so the
+runtime checks what the exporter promised without knowing the table.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-
-from convbert_edge.targets import Quantization, Target
 
 from .metrics import OutputMetrics
 
@@ -55,32 +47,3 @@ class Tolerance:
                 for k in ("max_abs", "min_cosine", "min_sqnr_db", "min_argmax_agreement")
             }
         )
-
-
-_FP32 = Tolerance(max_abs=1e-4, min_cosine=0.999999)
-# Quantized bounds: the worst value measured (docs/tolerances.md) less 6 dB of SQNR,
-# i.e. four times the measured noise power, and the cosine that goes with it.
-_FP16 = Tolerance(min_cosine=0.99999, min_sqnr_db=55.0)
-_DYNAMIC_INT8 = Tolerance(min_cosine=0.999, min_sqnr_db=27.0)
-_INT8 = Tolerance(min_cosine=0.97, min_sqnr_db=12.0)
-
-TOLERANCES: dict[tuple[Target, Quantization], Tolerance] = {
-    (Target.TFLITE, Quantization.FP32): _FP32,
-    (Target.EXECUTORCH, Quantization.FP32): _FP32,
-    (Target.ONNX, Quantization.FP32): _FP32,
-    (Target.TFLITE, Quantization.FP16): _FP16,
-    (Target.TFLITE, Quantization.DYNAMIC_INT8): _DYNAMIC_INT8,
-    (Target.EXECUTORCH, Quantization.DYNAMIC_INT8): _DYNAMIC_INT8,
-    (Target.ONNX, Quantization.DYNAMIC_INT8): _DYNAMIC_INT8,
-    (Target.TFLITE, Quantization.INT8): _INT8,
-    (Target.EXECUTORCH, Quantization.INT8): _INT8,
-    (Target.ONNX, Quantization.INT8): _INT8,
-}
-
-
-def tolerance_for(target: Target | str, quantization: Quantization | str) -> Tolerance:
-    key = (Target.parse(target), Quantization.parse(quantization))
-    if key not in TOLERANCES:
-        valid = ", ".join(f"{t.value}/{q.value}" for t, q in TOLERANCES)
-        raise ValueError(f"no tolerance for {key[0].value}/{key[1].value}; known: {valid}")
-    return TOLERANCES[key]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from convbert_edge.exporters.spec import tolerance_for
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import GOLDEN_NAME, Manifest, TensorSpec, sha256_file
-from convbert_edge.runtime.tolerances import tolerance_for
 from convbert_edge.tokenizer import ConvBertTokenizerFast
 
 TEXTS = ["a fine, moving film", "dull and far too long", "Café naïve — 我爱电影"]

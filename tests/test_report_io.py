@@ -144,15 +144,28 @@ def test_variants_that_cannot_be_built_are_reported_not_raised(checkpoint, tmp_p
     monkeypatch.setattr(variants_module, "VARIANTS", registry)
     monkeypatch.setattr(run_module, "VARIANTS", registry)
     lines = []
-    names = ["fake-missing", "fake-broken", "tflite-int16x8", "ours-eager"]
+    names = ["fake-missing", "fake-broken", "ours-eager"]
     rows, specs = run_module._build_all(
         names, _ctx(checkpoint, tmp_path, lines.append), lines.append
     )
     by = {r.name: r for r in rows}
     assert by["fake-missing"].reason == "needs a package this machine lacks"
     assert by["fake-broken"].reason == "build failed: RuntimeError: the converter crashed"
-    assert not by["tflite-int16x8"].available and "int16x8" in by["tflite-int16x8"].reason
     assert by["ours-eager"].available and list(specs) == ["ours-eager"]
+
+
+def test_our_variants_are_what_the_export_spec_offers():
+    from convbert_edge.errors import ExportError
+    from convbert_edge.exporters.spec import SPEC
+    from convbert_edge.targets import Quantization, Target
+
+    ours = [v for v in variants_module.VARIANTS.values() if v.family == "ours"]
+    assert len(ours) >= 8
+    for v in ours:
+        quant = "int8" if v.precision == "qat-int8" else v.precision
+        assert Quantization(quant) in SPEC[Target(v.runtime)], v
+    with pytest.raises(ExportError, match="tflite does not offer int16x8"):
+        variants_module._ours("tflite", "int16x8")
 
 
 def test_unknown_variant_names_list_the_valid_ones():

@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from convbert_edge.errors import ExportError
+from convbert_edge.exporters.spec import SPEC, tolerance_for
 from convbert_edge.runtime.metrics import compare_output
-from convbert_edge.runtime.tolerances import TOLERANCES, Tolerance, tolerance_for
+from convbert_edge.runtime.tolerances import Tolerance
 from convbert_edge.runtime.verify import compare_outputs
 
 
@@ -58,9 +60,10 @@ def test_compare_outputs_reports_names_then_shapes_then_values():
 
 
 def test_every_tolerance_is_looked_up_by_target_and_quantization():
-    for (target, quant), tol in TOLERANCES.items():
-        assert tolerance_for(target.value, quant.value) is tol
-    with pytest.raises(ValueError, match="no tolerance for onnx/int16x8"):
+    for target, offers in SPEC.items():
+        for quant, offer in offers.items():
+            assert tolerance_for(target.value, quant.value) is offer.tolerance
+    with pytest.raises(ExportError, match="onnx does not offer int16x8; choose one of"):
         tolerance_for("onnx", "int16x8")
     with pytest.raises(ValueError, match="choose one of"):
         tolerance_for("coreml", "fp32")

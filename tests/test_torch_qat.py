@@ -55,8 +55,8 @@ def mean_kl(model, graph, held) -> float:
 def test_qat_lowers_to_a_pte_that_runs(tmp_path):
     from executorch.runtime import Runtime
 
+    from convbert_edge.exporters.spec import tolerance_for
     from convbert_edge.runtime.metrics import compare_output
-    from convbert_edge.runtime.tolerances import tolerance_for
 
     model = tiny_classifier()
     train = calls(4, first_seed=0)

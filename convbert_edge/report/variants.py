@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.errors import ConvBertEdgeError
+from convbert_edge.exporters.spec import offer
 from convbert_edge.runtime.manifest import Manifest, sha256_file
 
 from .runners import RunnerSpec
@@ -120,7 +121,9 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
 
 
 def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str | None = None):
-    """``int8_scope`` None: the exporter's default (TFLite int8: the linear scope)."""
+    """``int8_scope`` None: the exporter's default (TFLite int8: the linear scope). The
+    export spec must offer (target, quantization), else this raises when VARIANTS is made."""
+    offer(target, quantization)
     settings = {"target": target, "quantization": quantization, "qat": qat}
     if qat:  # builds from before --qat checked itself against post-training int8 differ
         settings["qat_fallback"] = True
@@ -149,8 +152,8 @@ def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str | N
             result = export(options, log=lambda line: ctx.log("      " + line))
         except (ExportError, ValueError) as err:
             raise NotAvailable(str(err).splitlines()[0]) from None
-        if not result.verify.passed:
-            ctx.log(f"      note: {out.name} is outside its verification tolerance")
+        if not result.verify.passed:  # published at OUT.failed, not at out
+            raise NotAvailable(f"outside its verification tolerance ({result.directory})")
 
     return _cached(make, settings)
 
@@ -200,9 +203,6 @@ VARIANTS: dict[str, Variant] = {
         "tflite",
         "int8",
         _ours("tflite", "int8", int8_scope="linear"),
-    ),
-    "tflite-int16x8": Variant(
-        "TFLite int16x8", "ours", "tflite", "int16x8", _ours("tflite", "int16x8")
     ),
     "tflite-qat": Variant(
         "TFLite QAT int8 (integer-only)", "ours", "tflite", "qat-int8",
