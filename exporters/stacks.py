@@ -152,14 +152,15 @@ class KerasStack:
         return self._qat
 
     def simulate(self, recipe: Recipe, calibration) -> Callable:
-        """A run of the TFLite model the recipe gives (calibrated once, quantized per
-        recipe, run by LiteRT)."""
-        from .tflite_calibrated import calibrate, quantize_calibrated
+        """A LiteRT run of the post-training int8 model ``convert`` ships for ``recipe``
+        (its float layers, int8 scope and output type), from the fp32 model: calibrated
+        once, quantized per recipe by the function ``convert`` quantizes with."""
+        from .tflite_calibrated import calibrate, quantize_for
 
         if self._calibrated is None:
             export_model = _export_model(self.model, calibration[0])
             self._calibrated = calibrate(export_model, calibration)
-        return _litert_run(quantize_calibrated(self._calibrated, recipe.float_layers))
+        return _litert_run(quantize_for(self._calibrated, recipe))
 
     def last_qat_run(self) -> Callable:
         """A LiteRT run of train_qat's TFLite model."""

@@ -72,13 +72,11 @@ def convert(
         raise ExportError(f"TFLite export does not know quantization {q!r}")
     if recipe.float_layers or recipe.int8_scope != "all":
         # Mixed precision or linear-only int8: calibrate, then quantize selectively.
-        from .tflite_calibrated import calibrate, quantize_calibrated
+        from .tflite_calibrated import calibrate, quantize_for
 
         if q != "int8":
             raise ExportError(f"float layers and int8 scope are int8 options, not {q}'s")
-        model = quantize_calibrated(
-            calibrate(export_model, batches), recipe.float_layers, recipe.int8_scope
-        )
+        model = quantize_for(calibrate(export_model, batches), recipe)
     else:
         try:
             # Keras' SavedModel export prints every captured tensor spec; keep the CLI's

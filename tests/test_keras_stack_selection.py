@@ -1,5 +1,5 @@
-"""KerasStack's int8 choices score what ships: ``--qat``'s check compares QAT with
-post-training int8 of the fp32 model.
+"""KerasStack's int8 choices score what ships: ``simulate`` runs the model ``convert`` gives
+for a recipe, and ``--qat``'s check compares QAT with post-training int8 of the fp32 model.
 
 On a tiny checkpoint (2 layers, hidden 32, seq 16) with a wide initialisation (0.2), so
 that int8 rounding and a QAT run visibly move the logits.
@@ -17,6 +17,7 @@ from convbert_edge.exporters import selection
 from convbert_edge.exporters.stacks import KerasStack, QatSettings
 from convbert_edge.quantize.recipes import recipe_for
 from convbert_edge.runtime.evaluate import EvalSet
+from convbert_edge.targets import Target
 from convbert_edge.tasks import Task
 
 SEQ = 16
@@ -57,6 +58,30 @@ def _outputs(run, calls) -> np.ndarray:
 
 def _weights(model) -> list[np.ndarray]:
     return [np.array(w) for w in model.get_weights()]
+
+
+def _litert(model: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=model).get_signature_runner()
+    return lambda call: runner(**call)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [dict(int8_scope="linear"), dict(float_layers=("layer.0",)), dict(io_dtype="int8")],
+    ids=["linear-scope", "float-layer", "int8-outputs"],
+)
+def test_simulate_runs_the_model_convert_ships(checkpoint, data, overrides):
+    calibration, _, held = data
+    stack = KerasStack(checkpoint, TASK)
+    recipe = _int8(**overrides)
+    shipped, _ = stack.convert(Target.TFLITE, recipe, calibration[0], calibration)
+    simulated = _outputs(stack.simulate(recipe, calibration), held)
+    np.testing.assert_array_equal(simulated, _outputs(_litert(shipped), held))
+    # ... and not the all-int8 model's (else the equality above proves nothing).
+    all_int8 = _outputs(stack.simulate(_int8(), calibration), held)
+    assert simulated.dtype != all_int8.dtype or not np.array_equal(simulated, all_int8)
 
 
 @pytest.fixture(scope="module")
