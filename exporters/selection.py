@@ -57,7 +57,14 @@ def choose_within_budget(
 
 @dataclass(frozen=True)
 class QatCheck:
-    """QAT's converted model against post-training int8 of the same recipe, on dev data.
+    """QAT's converted model against post-training int8 of the fp32 model with the same
+    recipe, on dev data.
+
+    Args:
+        qat / ptq: the two models' scores (``metric``) on ``dev``.
+        agreement: share of dev predictions on which the two models agree; 1.0 says they
+            may be one model under two names (they were, until the stacks stopped
+            fine-tuning the fp32 model in place).
 
     ``shipped`` is "qat" unless QAT scored strictly below post-training int8: a tie
     keeps QAT, whose training objective is agreement with fp32.
@@ -68,6 +75,7 @@ class QatCheck:
     metric: str
     qat: float
     ptq: float
+    agreement: float
 
     @property
     def shipped(self) -> str:
@@ -76,7 +84,8 @@ class QatCheck:
     def summary(self) -> str:
         return (
             f"QAT {self.metric} {self.qat:.4f} vs post-training int8 {self.ptq:.4f} on "
-            f"{self.dev}, {self.examples} examples: "
+            f"{self.dev}, {self.examples} examples ({100 * self.agreement:.1f}% same "
+            "predictions): "
             + (
                 "shipping QAT"
                 if self.shipped == "qat"
@@ -89,7 +98,8 @@ class QatCheck:
 
 
 def check_qat(stack, recipe: Recipe, calibration, tokenizer, options, log) -> QatCheck | None:
-    """Score the stack's last QAT model and post-training int8 on the whole labelled dev
+    """Score the stack's last QAT model and post-training int8 of its fp32 model
+    (``stack.simulate``: what convert ships for ``recipe``) on the whole labelled dev
     split of ``options.calibration``; None (QAT kept, unchecked) when it has no labels.
 
     The whole split, not ``selection_samples``: QAT and post-training int8 of one model
@@ -107,6 +117,6 @@ def check_qat(stack, recipe: Recipe, calibration, tokenizer, options, log) -> Qa
         return None
     qat = evaluate(stack.last_qat_run(), dev)
     ptq = evaluate(stack.simulate(recipe, calibration), dev)
-    check = QatCheck(dev.name, len(dev), dev.metric, qat.score, ptq.score)
+    check = QatCheck(dev.name, len(dev), dev.metric, qat.score, ptq.score, agreement(qat, ptq))
     log(f"      {check.summary()}")
     return check

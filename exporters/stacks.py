@@ -116,23 +116,27 @@ class KerasStack:
         from convbert_edge.keras_stack import model_class_for
 
         self.task = task
+        # The fp32 model: the reference, and what post-training int8 quantizes. Nothing
+        # writes to it; QAT trains a copy (qat_model).
         self.model = model_class_for(task).from_pretrained(model_dir)
         self._calibrated: bytes | None = None  # one calibration serves every simulation
-        self._qat = None  # train_qat's converted TFLite model
+        self.qat_model = None  # train_qat's fine-tuned Keras model
+        self._qat = None  # its TFLite conversion
 
     def run(self, call):
         return {k: np.asarray(v) for k, v in self.model(call, training=False).items()}
 
     def train_qat(self, recipe: Recipe, example, calibration, qat: QatSettings) -> None:
-        """Quantization-aware training of the fake-quantized twin, converted to TFLite with
-        ``calibration`` (what ``convert(..., qat=True)`` returns)."""
+        """Quantization-aware training of a fake-quantized copy of the fp32 model, kept as
+        ``qat_model`` and converted to TFLite with ``calibration`` (what
+        ``convert(..., qat=True)`` returns). ``self.model`` stays the fp32 model."""
         from convbert_edge.quantize.keras_qat import qat_finetune
 
-        model = qat_finetune(
+        self.qat_model = qat_finetune(
             self.model, qat.calls, steps=qat.steps, lr=qat.lr, accumulate=qat.accumulate,
             log=qat.log,
         )  # fmt: skip
-        self._qat = self._convert(model, recipe, example, calibration)
+        self._qat = self._convert(self.qat_model, recipe, example, calibration)
 
     def convert(self, target: Target, recipe: Recipe, example, calibration, qat: bool = False):
         """The TFLite bytes and what stays float; ``qat``: train_qat's conversion."""
@@ -152,14 +156,15 @@ class KerasStack:
         return self._qat
 
     def simulate(self, recipe: Recipe, calibration) -> Callable:
-        """A run of the TFLite model the recipe gives (calibrated once, quantized per
-        recipe, run by LiteRT)."""
-        from .tflite_calibrated import calibrate, quantize_calibrated
+        """A LiteRT run of the post-training int8 model ``convert`` ships for ``recipe``
+        (its float layers, int8 scope and output type), from the fp32 model: calibrated
+        once, quantized per recipe by the function ``convert`` quantizes with."""
+        from .tflite_calibrated import calibrate, quantize_for
 
         if self._calibrated is None:
             export_model = _export_model(self.model, calibration[0])
             self._calibrated = calibrate(export_model, calibration)
-        return _litert_run(quantize_calibrated(self._calibrated, recipe.float_layers))
+        return _litert_run(quantize_for(self._calibrated, recipe))
 
     def last_qat_run(self) -> Callable:
         """A LiteRT run of train_qat's TFLite model."""

@@ -19,7 +19,7 @@ import numpy as np
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize.recipes import Recipe
 
-from .tflite_calibrated import calibrate, quantize_calibrated
+from .tflite_calibrated import calibrate, quantize_for
 from .tflite_ops import float_compute_ops, op_report
 
 INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
@@ -75,9 +75,7 @@ def convert(
         # Mixed precision or linear-only int8: calibrate, then quantize selectively.
         if q != "int8":
             raise ExportError(f"float layers and int8 scope are int8 options, not {q}'s")
-        model = quantize_calibrated(
-            calibrate(export_model, batches), recipe.float_layers, recipe.int8_scope
-        )
+        model = quantize_for(calibrate(export_model, batches), recipe)
     else:
         try:
             # Keras' SavedModel export prints every captured tensor spec; keep the CLI's

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from convbert_edge.errors import ExportError
+from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.tasks import INPUT_NAMES
 
 from .tflite_ops import op_report
@@ -57,13 +58,33 @@ def calibrate(export_model, calibration: Iterable[dict[str, np.ndarray]]) -> byt
         raise ExportError(f"TFLite calibration failed: {str(err).splitlines()[0]}") from None
 
 
+def quantize_for(calibrated: bytes, recipe: Recipe) -> bytes:
+    """The int8 model ``recipe`` asks for, from a calibrated model: its float layers, its
+    int8 scope and its output type. tflite.convert quantizes with this function whenever
+    the recipe keeps anything float (for all-int8 the converter's own model has the same
+    outputs; the tests compare them), and recipe selection and the QAT check score with
+    it (exporters.stacks.KerasStack.simulate), so what is scored is what ships."""
+    if recipe.quantization != "int8":
+        raise ExportError(f"a calibrated model quantizes to int8, not {recipe.quantization}")
+    return quantize_calibrated(calibrated, recipe.float_layers, recipe.int8_scope, recipe.io_dtype)
+
+
 def quantize_calibrated(
-    calibrated: bytes, float_layers: tuple[str, ...] = (), scope: str = "all"
+    calibrated: bytes,
+    float_layers: tuple[str, ...] = (),
+    scope: str = "all",
+    io_dtype: str = "float32",
 ) -> bytes:
     """int8 model from a calibrated one; ops of ``float_layers`` units stay float, and with
     ``scope="linear"`` every op but the linear layers, the depthwise convolution and the
-    embedding lookup does too (quantize.recipes.Recipe.int8_scope)."""
+    embedding lookup does too (quantize.recipes.Recipe.int8_scope). ``io_dtype="int8"``
+    gives int8 outputs (with their scale), as the converter's inference_output_type."""
+    import tensorflow as tf
     from tensorflow.lite.python import convert
+
+    output_types = {"float32": tf.float32, "int8": tf.int8}
+    if io_dtype not in output_types:
+        raise ExportError(f"unknown output type {io_dtype!r}: {' or '.join(output_types)}")
 
     deny = float_layer_nodes(calibrated, float_layers) if float_layers else None
     deny_ops = None
@@ -75,8 +96,9 @@ def quantize_calibrated(
         # Our inputs are int32 token ids: there are no input statistics to expect.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return convert.mlir_quantize(
-            calibrated, fully_quantize=False, denylisted_nodes=deny, denylisted_ops=deny_ops
-        )
+            calibrated, fully_quantize=False, output_data_type=output_types[io_dtype],
+            denylisted_nodes=deny, denylisted_ops=deny_ops,
+        )  # fmt: skip
 
 
 def float_layer_nodes(calibrated: bytes, units: tuple[str, ...]) -> list[str]:

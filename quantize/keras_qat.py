@@ -3,14 +3,16 @@
 Self-distillation: the teacher is the fp32 model as given, the student its fake-quantized
 twin (keras_fake_quant), and the student learns to agree with the teacher on unlabelled
 calls at the export shape. Any head works and no labels are needed. The fine-tuned
-weights go back into the model, which then converts as before (exporters/tflite.convert
-with the full-int8 recipe and calibration calls): the converter measures its own ranges
-on the fine-tuned weights. (A graph that keeps the student's ranges as fake-quant ops
-would need one on every tensor the converter quantizes; see keras_fake_quant for how
-much of the artifact's error the student reproduces.)
+weights come back in a new model of the same class, which converts as before
+(exporters/tflite.convert with the full-int8 recipe and calibration calls): the converter
+measures its own ranges on the fine-tuned weights. (A graph that keeps the student's
+ranges as fake-quant ops would need one on every tensor the converter quantizes; see
+keras_fake_quant for how much of the artifact's error the student reproduces.) The model
+handed in stays the fp32 model: the export compares QAT with post-training int8 of
+exactly that model (exporters.selection.check_qat).
 
-    >>> model = qat_finetune(model, calls, steps=30, lr=5e-6, accumulate=8)
-    >>> convert(model.build_for_export(1, 128), full_int8(), calibration_calls)
+    >>> tuned = qat_finetune(model, calls, steps=30, lr=5e-6, accumulate=8)  # model unchanged
+    >>> convert(tuned.build_for_export(1, 128), full_int8(), calibration_calls)
 """
 
 from __future__ import annotations
@@ -81,17 +83,20 @@ def qat_finetune(
     log: Callable[[str], None] = print,
     log_every: int = 10,
 ) -> ConvBertKerasModel:
-    """Fine-tune ``model`` under int8 fake quantization to agree with its fp32 self.
+    """A copy of ``model`` fine-tuned under int8 fake quantization to agree with it.
 
     Args:
-        model: a Keras ConvBERT task model; its weights are replaced by the fine-tuned
-            ones (it is returned too). Its fp32 outputs before training are the targets.
+        model: a Keras ConvBERT task model, the teacher; left unchanged (its fp32 outputs
+            are the targets throughout).
         train_calls: unlabelled model inputs at the export shape, dicts of INPUT_NAMES to
             int arrays of one static shape; used in order, cycling.
         steps: optimizer steps; each averages the gradients of ``accumulate`` calls.
         lr: Adam's peak learning rate, decayed linearly to 0; gradients clipped to
             global norm 1.
         log: receives a progress line every ``log_every`` steps.
+
+    Returns:
+        a new model of ``model``'s class holding the fine-tuned weights.
 
     Dropout stays off (the model is called with training=False); only rounding differs
     between teacher and student.
@@ -151,8 +156,11 @@ def qat_finetune(
             rate = used / (time.perf_counter() - start)
             log(f"qat step {step}/{steps} · loss {np.mean(window):.4g} · {rate:.1f} calls/s")
             window = []
-    model.set_weights(student.get_weights())
-    return model
+    # A plain model (the student's stand-ins hold fake quantization) with the student's
+    # weights; the teacher keeps its own.
+    tuned = type(model)(model.config)
+    tuned.set_weights(student.get_weights())
+    return tuned
 
 
 def _checked_calls(model: ConvBertKerasModel, calls) -> list[dict[str, tf.Tensor]]:

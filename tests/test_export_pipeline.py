@@ -300,11 +300,12 @@ def test_qat_exports_verifies_and_says_so(checkpoints, tmp_path, target):
     check = manifest.source["qat_check"]
     assert check["dev"] == "movie_reviews/dev" and check["examples"] == 1057
     assert check["shipped"] == ("ptq" if check["qat"] < check["ptq"] else "qat")
+    assert 0.0 <= check["agreement"] <= 1.0
     assert any(n.startswith("QAT accuracy") for n in manifest.recipe["notes"])
 
 
 def test_qat_check_ships_post_training_int8_only_when_qat_scores_below_it():
-    common = dict(dev="d", examples=10, metric="accuracy")
+    common = dict(dev="d", examples=10, metric="accuracy", agreement=0.9)
     assert QatCheck(qat=0.7, ptq=0.8, **common).shipped == "ptq"
     assert QatCheck(qat=0.8, ptq=0.8, **common).shipped == "qat"  # a tie keeps QAT
     below = QatCheck(qat=0.7, ptq=0.8, **common)

@@ -37,12 +37,6 @@ def _fresh_model():
     return model_class_for(TASK)(CONFIG)
 
 
-def _copy(model):
-    twin = type(model)(model.config)
-    twin.set_weights(model.get_weights())
-    return twin
-
-
 def _log_softmax(x):
     x = x - x.max(-1, keepdims=True)
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
@@ -59,9 +53,7 @@ def trained():
     fp32 = _fresh_model()
     train, held = _calls(100, 16), _calls(1000, 16)
     lines = []
-    qat = qat_finetune(
-        _copy(fp32), train, steps=24, lr=1e-4, accumulate=4, log=lines.append, log_every=6
-    )
+    qat = qat_finetune(fp32, train, steps=24, lr=1e-4, accumulate=4, log=lines.append, log_every=6)
     return fp32, qat, train, held, lines
 
 
@@ -81,6 +73,17 @@ def test_fine_tuned_model_converts_to_full_int8(trained):
     assert [line.split(" ·")[0] for line in lines[1:]] == [
         f"qat step {s}/24" for s in (6, 12, 18, 24)
     ]
+
+
+def test_fine_tuning_returns_a_new_model_and_leaves_the_teacher_alone():
+    model = _fresh_model()
+    before = [np.array(w) for w in model.get_weights()]
+    tuned = qat_finetune(model, _calls(100, 4), steps=2, lr=1e-2, accumulate=2, log=lambda _: None)
+    assert tuned is not model and type(tuned) is type(model)
+    for b, a in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    moved = [not np.array_equal(t, b) for t, b in zip(tuned.get_weights(), before, strict=True)]
+    assert all(moved), "every weight of the returned model should have been fine-tuned"
 
 
 def _student_loss(teacher, weights_from, calls):

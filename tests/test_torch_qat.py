@@ -96,6 +96,37 @@ def test_qat_leaves_the_teacher_alone_and_trains_without_dropout():
     assert dropouts and all(n.args[2] is False for n in dropouts), dropouts
 
 
+def test_torch_stack_qat_leaves_the_fp32_model_alone(tmp_path):
+    """TorchStack.train_qat trains a copy: the stack's model stays fp32, so --qat's check
+    scores post-training int8 of the fp32 model against a different, trained model."""
+    import numpy as np
+
+    from convbert_edge.exporters.stacks import QatSettings, TorchStack
+    from convbert_edge.tasks import INPUT_NAMES
+
+    tiny_classifier().save_pretrained(tmp_path)
+    task = Task.SEQUENCE_CLASSIFICATION
+    numpy_calls = [
+        {n: t.numpy() for n, t in zip(INPUT_NAMES, c, strict=True)}
+        for c in (make_inputs((1, SEQ), 128, seed=i, dtype=torch.int32) for i in range(6))
+    ]
+    train, held = numpy_calls[:4], numpy_calls[4:]
+    stack = TorchStack(tmp_path, task)
+    before = copy.deepcopy(stack.model.state_dict())
+    settings = QatSettings(steps=2, accumulate=2, lr=1e-2, calls=train, log=quiet)
+    stack.train_qat(full_int8(4), train[0], train, settings)
+    assert all(torch.equal(before[k], v) for k, v in stack.model.state_dict().items())
+    assert not stack.model.training
+
+    def outputs(run):
+        return np.concatenate([run(c)["logits"] for c in held])
+
+    ptq = outputs(stack.simulate(full_int8(4), train))
+    fresh = outputs(TorchStack(tmp_path, task).simulate(full_int8(4), train))
+    np.testing.assert_array_equal(ptq, fresh)
+    assert np.abs(outputs(stack.last_qat_run()) - ptq).max() > 1e-3
+
+
 def test_qat_keeps_the_recipes_float_layers_in_float():
     from convbert_edge.exporters.executorch import linear_report
 
