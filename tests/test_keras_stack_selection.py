@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from keras_helpers import make_checkpoint, tiny
 
+from convbert_edge.evaluation import EvalSet
 from convbert_edge.exporters import selection
 from convbert_edge.exporters.stacks import KerasStack, QatSettings
 from convbert_edge.quantize.recipes import recipe_for
-from convbert_edge.runtime.evaluate import EvalSet
 from convbert_edge.targets import Target
 from convbert_edge.tasks import Task
 
