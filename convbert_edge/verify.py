@@ -1,13 +1,15 @@
 """`python -m convbert_edge.verify DIR`: check an artifact against its golden bundle.
 
 Exit status: 0 within tolerance, 1 out of tolerance, 2 the artifact (or outputs file)
-is broken or unreadable, or (--device) the phone could not run it.
+is broken or unreadable, or (--device) the phone or the arm64 emulation could not run it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from convbert_edge.errors import ConvBertEdgeError
 
@@ -28,9 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument(
         "--device",
-        metavar="adb[:SERIAL]",
+        metavar="adb[:SERIAL]|arm64",
         help="run the golden inputs on an Android phone with the demo app installed "
-        "(docs/android.md) and check the outputs here",
+        "(docs/android.md), or with the aarch64 LiteRT/ExecuTorch under qemu-user "
+        "(arm64: docs/arm64.md; the environment is built under $CONVBERT_EDGE_CACHE/arm64 "
+        "on first use), and check the outputs here",
     )
     return parser
 
@@ -41,12 +45,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.device is not None:
-            from convbert_edge.runtime.device import DeviceOptions, verify_on_device
-
             if args.outputs is not None:
                 print("verify: give --device or --outputs, not both", file=sys.stderr)
                 return 2
-            result = verify_on_device(args.directory, DeviceOptions(device=args.device))
+            if args.device == "arm64":
+                from convbert_edge.runtime.arm64 import Arm64Options, verify_on_arm64
+
+                cache = Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge"))
+                options = Arm64Options(cache_dir=cache.expanduser(), threads=args.threads)
+                result = verify_on_arm64(args.directory, options)
+            else:
+                from convbert_edge.runtime.device import DeviceOptions, verify_on_device
+
+                result = verify_on_device(args.directory, DeviceOptions(device=args.device))
         else:
             result = verify_artifact(
                 args.directory, outputs_file=args.outputs, threads=args.threads
