@@ -5,6 +5,7 @@ refusal, outputs) with a fake qemu that runs the staged code with the host's Pyt
 from __future__ import annotations
 
 import stat
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -197,3 +198,13 @@ def test_a_hang_inside_is_killed_at_the_timeout(tmp_path):
     # The kill reached the whole process group: the child the runtime started too.
     stat_file = Path(f"/proc/{int(pid_file.read_text())}/stat")
     assert not stat_file.exists() or stat_file.read_text().split(") ")[1][0] == "Z"
+
+
+def test_the_host_side_imports_neither_torch_nor_tensorflow():
+    code = (
+        "import sys, convbert_edge.runtime.arm64, convbert_edge.verify; "
+        "heavy = {'torch', 'tensorflow', 'executorch', 'ai_edge_litert'} & set(sys.modules); "
+        "print(sorted(heavy)); sys.exit(1 if heavy else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
