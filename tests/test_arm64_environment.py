@@ -208,3 +208,20 @@ def test_the_host_side_imports_neither_torch_nor_tensorflow():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_emulated_script_runs_given_inputs_call_by_call(tmp_path, monkeypatch):
+    from convbert_edge.runtime import session
+    from convbert_edge.runtime.arm64 import emulated
+
+    class Doubler:
+        def run(self, feed):
+            return {"logits": feed["input_ids"][:, :2].astype(np.float32) * 2}
+
+    monkeypatch.setattr(session, "load", lambda directory, threads: Doubler())
+    ids = np.arange(3 * 1 * 4, dtype=np.int32).reshape(3, 1, 4)  # (calls, batch, seq)
+    np.savez(tmp_path / "in.npz", **{"input/input_ids": ids})
+    out = tmp_path / "out.npz"
+    assert emulated.main([str(tmp_path), str(out), "1", str(tmp_path / "in.npz")]) == 0
+    logits = np.load(out)["output/logits"]
+    assert logits.shape == (3, 1, 2) and np.array_equal(logits, ids[:, :, :2] * 2.0)

@@ -87,12 +87,16 @@ def run_emulated(
     target: Target,
     threads: int,
     timeout_s: float,
+    inputs_file: Path | None = None,
 ) -> Path:
-    """Run the golden inputs under qemu; the outputs file it wrote, or Arm64Error."""
+    """Run the golden inputs (or those of ``inputs_file``: ``input/<name>`` arrays shaped
+    (calls, ...)) under qemu; the outputs file it wrote, or Arm64Error."""
     stage = stage_runtime_code(work / "stage")
     outputs = work / "outputs.npz"
     script = str(stage / "emulated.py")
     cmd = env.command(script, str(directory.resolve()), str(outputs), str(threads))
+    if inputs_file is not None:
+        cmd.append(str(Path(inputs_file).resolve()))
     runtime = f"the aarch64 {RUNTIME_NAMES[target]} runtime"
     with open(work / "log.txt", "w+") as log:
         proc = subprocess.Popen(
