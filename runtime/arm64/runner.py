@@ -115,6 +115,10 @@ def run_emulated(
                 f"{runtime} did not finish {directory} in {timeout_s:.0f} s under qemu: killed "
                 "(a corrupt artifact can hang a runtime; verify it on the host first)"
             ) from None
+        except BaseException:  # Ctrl-C: its own session does not get the SIGINT
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         log.seek(0)
         lines = [line.rstrip() for line in log if line.strip()]
     if status == emulated.REFUSED:
