@@ -37,7 +37,7 @@ from convbert_edge.runtime.verify import read_outputs_file, run_golden, verify_a
 from convbert_edge.targets import Target
 
 START, END = "<!-- arm64-table:start -->", "<!-- arm64-table:end -->"
-COMMAND = "python benchmarks/arm64_table.py --write-docs docs/arm64.md"
+COMMAND = "python benchmarks/arm64_table.py --accuracy 200 --write-docs docs/arm64.md"
 
 
 @dataclass(frozen=True)
