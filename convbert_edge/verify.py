@@ -2,15 +2,18 @@
 
 Exit status (convbert_edge/cli.py): 0 within tolerance, 1 out of tolerance, 2 the
 artifact (or outputs file) is broken or unreadable, its model crashed the runtime, or
-(--device) the phone could not run it; 3 an internal error.
+(--device) the phone or the arm64 emulation could not run it; 3 an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, add_verbose_flag, run_command
+from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
 from convbert_edge.errors import ConvBertEdgeError
 
 
@@ -30,9 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument(
         "--device",
-        metavar="adb[:SERIAL]",
+        metavar="adb[:SERIAL]|arm64",
         help="run the golden inputs on an Android phone with the demo app installed "
-        "(docs/android.md) and check the outputs here",
+        "(docs/android.md), or with the aarch64 LiteRT/ExecuTorch under qemu-user "
+        "(arm64: docs/arm64.md; the environment is built under $CONVBERT_EDGE_CACHE/arm64 "
+        "on first use), and check the outputs here",
     )
     add_verbose_flag(parser)
     return parser
@@ -45,11 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         from convbert_edge.runtime.verify import verify_artifact
 
         if args.device is not None:
-            from convbert_edge.runtime.device import DeviceOptions, verify_on_device
-
             if args.outputs is not None:
                 raise ConvBertEdgeError("give --device or --outputs, not both")
-            result = verify_on_device(args.directory, DeviceOptions(device=args.device))
+            if args.device == "arm64":
+                from convbert_edge.runtime.arm64 import Arm64Options, verify_on_arm64
+
+                cache = Path(cache_dir_from_environ(os.environ) or DEFAULT_CACHE_DIR)
+                options = Arm64Options(cache_dir=cache.expanduser(), threads=args.threads)
+                result = verify_on_arm64(args.directory, options, log=say)
+            else:
+                from convbert_edge.runtime.device import DeviceOptions, verify_on_device
+
+                result = verify_on_device(args.directory, DeviceOptions(device=args.device))
         else:
             result = verify_artifact(
                 args.directory, outputs_file=args.outputs, threads=args.threads
