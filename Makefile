@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean android-platform-jar
+.PHONY: demo test test-arm64 lint clean android-platform-jar
 
 # The report's peer paths (the [peers] extra: litert-torch and its dependencies) are
 # installed pinned and with --no-deps: resolving them would downgrade typing-extensions
@@ -28,8 +28,14 @@ demo: $(STAMP)
 	$(BIN)/python -m convbert_edge.export --target executorch --int8
 	$(BIN)/python -m convbert_edge.report
 
+# Everything, slow tests included, but the ExecuTorch-on-arm64 check (about 12 minutes
+# and 4 GB of aarch64 wheels the first time): that is `make test-arm64`.
 test: $(STAMP) android-platform-jar
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not arm64_executorch"
+
+# The arm64 checks alone, the ExecuTorch one included (docs/arm64.md).
+test-arm64: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_verify_arm64.py
 
 # Android's API-23 platform jar from Debian's packages, into the toolkit's cache, for the
 # compile check of android_demo (tests/test_android_compile.py; docs/android.md). Its failure
