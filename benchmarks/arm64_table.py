@@ -51,7 +51,7 @@ VARIANTS = (
     Variant("tflite-fp32", "tflite", ("--quant", "fp32")),
     Variant("tflite-fp16", "tflite", ("--quant", "fp16")),
     Variant("tflite-dynamic-int8", "tflite", ("--quant", "dynamic-int8")),
-    Variant("tflite-int8", "tflite", ("--quant", "int8")),
+    Variant("tflite-int8", "tflite", ("--quant", "int8", "--int8-scope", "all")),  # integer-only
     Variant("tflite-int8-linear", "tflite", ("--quant", "int8", "--int8-scope", "linear")),
     # int8 first: fp32 is the slowest to emulate (about 15 s a call).
     Variant("executorch-int8", "executorch", ("--quant", "int8")),
