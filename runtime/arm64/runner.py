@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import convbert_edge
+from convbert_edge import errors as core_errors
 from convbert_edge.errors import ArtifactError
 from convbert_edge.targets import Target
 
@@ -71,7 +71,7 @@ class Arm64Options:
 
 def stage_runtime_code(dest: Path) -> Path:
     """Copy the runtime code the emulated side imports into ``dest``; returns ``dest``."""
-    core = Path(convbert_edge.__file__).parent
+    core = Path(core_errors.__file__).parent  # the package folder, however it is installed
     runtime = Path(__file__).resolve().parent.parent
     (dest / "convbert_edge" / "runtime").mkdir(parents=True)
     (dest / "convbert_edge" / "__init__.py").write_text('"""staged for the arm64 run"""\n')
