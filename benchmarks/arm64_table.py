@@ -106,7 +106,7 @@ def measure_accuracy(
     """Accuracy of one artifact on the held-out test texts, x86 and arm64 alike."""
     import numpy as np
 
-    from convbert_edge.runtime.evaluate import agreement, eval_set, evaluate
+    from convbert_edge.evaluation import agreement, eval_set, evaluate
     from convbert_edge.runtime.session import load
     from convbert_edge.tokenizer import ConvBertTokenizerFast
 
