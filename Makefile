@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-arm64 lint clean android-platform-jar
+.PHONY: demo test test-arm64 lint clean android-platform-jar arm64-tools
 
 # The report's peer paths (the [peers] extra: litert-torch and its dependencies) are
 # installed pinned and with --no-deps: resolving them would downgrade typing-extensions
@@ -30,11 +30,11 @@ demo: $(STAMP)
 
 # Everything, slow tests included, but the ExecuTorch-on-arm64 check (about 12 minutes
 # and 4 GB of aarch64 wheels the first time): that is `make test-arm64`.
-test: $(STAMP) android-platform-jar
+test: $(STAMP) android-platform-jar arm64-tools
 	$(BIN)/python -m pytest -q -m "not arm64_executorch"
 
 # The arm64 checks alone, the ExecuTorch one included (docs/arm64.md).
-test-arm64: $(STAMP)
+test-arm64: $(STAMP) arm64-tools
 	$(BIN)/python -m pytest -q tests/test_verify_arm64.py
 
 # Android's API-23 platform jar from Debian's packages, into the toolkit's cache, for the
@@ -42,6 +42,13 @@ test-arm64: $(STAMP)
 # is left to that test to report: it fails under CI=true and says what to run, skips elsewhere.
 android-platform-jar:
 	-bash android_demo/tools/platform_jar.sh
+
+# What `verify --device arm64` needs to build its arm64 userland once (docs/arm64.md):
+# Debian's mmdebstrap and arch-test, installed when missing and this is root. Without
+# them the arm64 tests skip and say why.
+arm64-tools:
+	-command -v mmdebstrap >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
+		apt-get install -y -qq mmdebstrap arch-test >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
