@@ -252,7 +252,7 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
                 else {}
             ),
         )
-        if o.quantization is Quantization.INT8 and o.target is Target.TFLITE:
+        if offer(o.target, o.quantization).int8_scopes:  # the spec says scopes apply
             recipe = dataclasses.replace(recipe, notes=(*recipe.notes, SCOPE_NOTES[o.int8_scope]))
             log(f"int8 scope: {o.int8_scope} ({SCOPE_BRIEF[o.int8_scope]})")
         if o.calibration_samples < 200:
@@ -429,11 +429,7 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
     final = dataclasses.replace(staging, out=out).publish(verified=result.passed)
     result = dataclasses.replace(result, directory=str(final))
     log(result.table())
-    scope = (
-        f" ({recipe.int8_scope} scope)"
-        if o.target is Target.TFLITE and recipe.int8_scope and quantization is Quantization.INT8
-        else ""
-    )
+    scope = f" ({recipe.int8_scope} scope)" if offer(o.target, quantization).int8_scopes else ""
     if result.passed:
         log(f"PASS · {final} · {quantization.value}{scope}")
     else:
