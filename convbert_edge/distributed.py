@@ -86,6 +86,16 @@ def all_reduce(tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
     return out
 
 
+def all_gather(tensor: torch.Tensor, distributed: Distributed) -> list[torch.Tensor]:
+    """Every rank's copy of ``tensor`` (same shape on every rank), in rank order."""
+    import torch
+    import torch.distributed as dist
+
+    gathered = [torch.empty_like(tensor) for _ in range(distributed.world_size)]
+    dist.all_gather(gathered, tensor.detach().contiguous())
+    return gathered
+
+
 def all_gather_rows(rows: torch.Tensor, distributed: Distributed) -> torch.Tensor:
     """Every rank's rows, concatenated in rank order (ranks may hold different counts).
 
@@ -93,16 +103,12 @@ def all_gather_rows(rows: torch.Tensor, distributed: Distributed) -> torch.Tenso
     shape) and the padding is cut off again.
     """
     import torch
-    import torch.distributed as dist
 
-    count = torch.tensor([rows.shape[0]], device=rows.device)
-    counts = [torch.zeros_like(count) for _ in range(distributed.world_size)]
-    dist.all_gather(counts, count)
+    counts = all_gather(torch.tensor([rows.shape[0]], device=rows.device), distributed)
     longest = int(max(c.item() for c in counts))
     padded = rows.new_zeros((longest, *rows.shape[1:]))  # (longest, ...)
     padded[: rows.shape[0]] = rows
-    gathered = [torch.empty_like(padded) for _ in range(distributed.world_size)]
-    dist.all_gather(gathered, padded.contiguous())
+    gathered = all_gather(padded, distributed)
     return torch.cat([g[: int(c.item())] for g, c in zip(gathered, counts, strict=True)])
 
 

@@ -335,6 +335,7 @@ def qat_quantize(
             log(f"      QAT: ranges frozen from step {step + 1}")
         total = 0.0
         visits = order[step * config.accumulate : (step + 1) * config.accumulate]
+        mine = []  # under torchrun: this rank's call gradients, summed in call order below
         for i in ranks.rank_visits(visits, distributed):
             call = calls[i]
             with torch.no_grad():
@@ -344,8 +345,10 @@ def qat_quantize(
             )
             (loss / config.accumulate).backward()
             total += float(loss.detach())
+            if distributed is not None:
+                mine.append(ranks.take_gradients(params))
         if distributed is not None:
-            ranks.sum_gradients(params)
+            ranks.sum_in_call_order(mine, params, distributed)
             ranks.merge_ranges(prepared)  # no-op once the observers are frozen
             total = float(all_reduce(torch.tensor(total, dtype=torch.float64)))
         torch.nn.utils.clip_grad_norm_(params, 1.0)
