@@ -243,3 +243,22 @@ def test_report_accuracy_cache_keeps_every_metric(tmp_path, monkeypatch):
     assert len(made) == 1  # the second came from the cache
     assert again.extra == first.extra == {"f1": 0.75} and again.score == 0.5
     assert [p.name for p in tmp_path.iterdir()] == ["v.npz"]  # no partial file left
+
+
+def test_library_output_of_a_worker_goes_to_the_log_not_between_the_progress_lines(tmp_path, capfd):
+    # Keras prints the TensorSpec list of every model it exports ("Saved artifact at ...")
+    # to stdout; the report's TFLite GEMM probe converts a Keras model in a worker, whose
+    # stdout is the terminal's unless the worker sends it where library output goes.
+    from convbert_edge.cli import run_command
+
+    def body(say):
+        say("[gemm] probing")
+        measure_gemm_limits((8, 16, 32), [1], runtimes=("tflite",), runs=2, warmup=1)
+        say("[gemm] done")
+        return 0
+
+    assert run_command("report", body, log_dir=tmp_path) == 0
+    out = capfd.readouterr().out
+    assert out.splitlines() == ["[gemm] probing", "[gemm] done"], out[:2000]
+    (log,) = tmp_path.glob("convbert_edge-report-*.log")
+    assert "TensorSpec" in log.read_text()  # routed to the log, not lost

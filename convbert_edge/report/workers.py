@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -69,8 +70,22 @@ def open_variant(spec: RunnerSpec, threads: int, call: dict[str, np.ndarray]):
     return lambda: run(call)
 
 
+def _library_stdout_to_stderr() -> None:
+    """Point this process's stdout (descriptor 1, so C++ prints too) at its stderr.
+
+    A worker talks to its parent only through the pipe, so whatever reaches its stdout is a
+    library's: Keras prints the TensorSpec list of every model it exports (the TFLite GEMM
+    probe converts one). Stdout is inherited from the parent, i.e. the terminal between the
+    report's progress lines; stderr is where the CLI sends library output (its log file,
+    cli.run_command), or the terminal's stderr with --verbose.
+    """
+    sys.stdout.flush()
+    os.dup2(2, 1)
+
+
 def _serve(factory: Factory, args: tuple, modules: tuple[str, ...], conn) -> None:
     """The worker's loop: open, report ready, then answer "run" / "memory" until "close"."""
+    _library_stdout_to_stderr()
     try:
         for module in modules:
             importlib.import_module(module)
