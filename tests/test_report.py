@@ -237,8 +237,8 @@ COMMITTED_REPORT_PLOT = [
 )
 def test_drawn_labels_overlap_no_label_and_no_point_and_stay_inside_the_axes(points):
     # Boxes from matplotlib's renderer, as drawn: what a reader sees, not what the placer
-    # assumed. (adjustText 1.4.0 in its place covers 20 points and overlaps 2 labels on the
-    # committed plot: docs/architecture.md, "Libraries we chose not to use".)
+    # assumed. (adjustText 1.4.0 in its place covers 20 points and overlaps a pair of
+    # labels on the committed plot: docs/architecture.md, "Libraries we chose not to use".)
     from matplotlib.text import Text
 
     from convbert_edge.report.machine import MachineInfo
