@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.errors import ExportError
+from convbert_edge.runtime.litert import litert_runner
 from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, OUTPUT_NAMES, Task
 
 PEERS_INSTALL = "pip install 'litert-torch==0.10.0' (or the project's [peers] extra)"
@@ -269,9 +270,7 @@ def _versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def _tflite_output_quant(path: Path) -> dict[str, tuple[str, float | None, int | None]]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_path=str(path)).get_signature_runner()
+    runner = litert_runner(path)
     out = {}
     for name, d in runner.get_output_details().items():
         if np.issubdtype(d["dtype"], np.integer):

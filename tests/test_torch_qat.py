@@ -53,10 +53,9 @@ def mean_kl(model, graph, held) -> float:
 
 
 def test_qat_lowers_to_a_pte_that_runs(tmp_path):
-    from executorch.runtime import Runtime
-
     from convbert_edge.exporters.spec import tolerance_for
     from convbert_edge.runtime.metrics import compare_output
+    from convbert_edge.runtime.pte import load_pte
 
     model = tiny_classifier()
     train = calls(4, first_seed=0)
@@ -68,10 +67,10 @@ def test_qat_lowers_to_a_pte_that_runs(tmp_path):
     assert any("word_embeddings" in note["op"] for note in result.float_ops), result.float_ops
     path = tmp_path / "qat.pte"
     path.write_bytes(result.program)
-    method = Runtime.get().load_program(path).load_method("forward")
+    forward = load_pte(path)
     tolerance = tolerance_for("executorch", "int8")
     for call in calls(4, first_seed=100):
-        got = method.execute(list(call))[0].numpy()
+        got = forward(call)[0].numpy()
         with torch.no_grad():
             want = model(*call)["logits"].numpy()
         assert got.shape == want.shape
