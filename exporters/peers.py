@@ -16,7 +16,6 @@ directory (model file + manifest.json + tokenizer files) that runtime.session.lo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,15 +102,6 @@ def _onnx_dynamic_int8(b: PeerBuild) -> PeerModel:
     return PeerModel("onnx", "dynamic-int8", data, recipe.as_dict(), [note])
 
 
-def _minmax(config):
-    from torchao.quantization.pt2e import MinMaxObserver
-
-    act = dataclasses.replace(
-        config.input_activation, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12)
-    )
-    return dataclasses.replace(config, input_activation=act, output_activation=act)
-
-
 def _litert_torch_int8(b: PeerBuild) -> PeerModel:
     import torch
 
@@ -128,9 +118,13 @@ def _litert_torch_int8(b: PeerBuild) -> PeerModel:
         ) from None
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
+    from convbert_edge.quantize.recipes import recipe_for
+
     # Min/max activation ranges as in our recipes: litert-torch's default histogram
     # observer takes about 10 s a call on this model; latency does not depend on it.
-    config = _minmax(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    ours = recipe_for("int8", granularity="per-channel", observer="minmax")
+    config = pt2e_quantization_config(ours, base=get_symmetric_quantization_config)
     quantizer = PT2EQuantizer().set_global(config)
     kwargs = dict(zip(INPUT_NAMES, b.torch_args(b.example), strict=True))
     graph = torch.export.export(b.model, (), kwargs).module()

@@ -180,18 +180,15 @@ def test_held_out_calls_are_set_aside_and_measuring_leaves_the_ranges():
     from torchao.quantization.pt2e import FakeQuantizeBase
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
-    from convbert_edge.quantize.torch_qat import (
-        _held_out,
-        _observers_paused,
-        qat_quantization_config,
-    )
+    from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
+    from convbert_edge.quantize.torch_qat import _held_out, _observers_paused
 
     given = calls(8, first_seed=0)
     assert _held_out(given, 3) == (given[5:], given[:5], "held-out")
     assert _held_out(given, 5) == (given[:5], given, "training")
 
     graph = torch.export.export(tiny_classifier(), given[0], strict=True).module()
-    quantizer = XNNPACKQuantizer().set_global(qat_quantization_config(full_int8(1)))
+    quantizer = XNNPACKQuantizer().set_global(pt2e_quantization_config(full_int8(1), qat=True))
     prepared = prepare_qat_pt2e(graph, quantizer)
     quantizers = [m for m in prepared.modules() if isinstance(m, FakeQuantizeBase)]
 
