@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.runtime.pte import load_pte
 from convbert_edge.torch_stack import ConvBertModel
 from convbert_edge.torch_stack import export_utils as eu
 
@@ -72,12 +73,10 @@ def lower_reference(
     return eu.write_pte(eu.lower_to_xnnpack(program), path)
 
 
-def pte_runner(path: Path, inputs: tuple[torch.Tensor, ...]) -> Callable[[], object]:
-    from executorch.runtime import Runtime
-
-    method = Runtime.get().load_program(path).load_method("forward")
+def pte_runner(path: Path, inputs: tuple[torch.Tensor, ...], threads: int) -> Callable[[], object]:
+    forward = load_pte(path, threads)  # runs as the Session does: torch's pool at 1 thread
     args = list(inputs)
-    return lambda: method.execute(args)
+    return lambda: forward(args)
 
 
 def measure(
@@ -97,10 +96,7 @@ def measure(
 
 
 def run_benchmark(settings: BenchSettings) -> dict[str, list[float]]:
-    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-
-    torch.set_num_threads(settings.threads)
-    _unsafe_reset_threadpool(settings.threads)
+    torch.set_num_threads(settings.threads)  # eager; load_pte sets ExecuTorch's pool
     config = ConvBertConfig.preset(settings.preset)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -120,8 +116,8 @@ def run_benchmark(settings: BenchSettings) -> dict[str, list[float]]:
         variants = {
             "transformers eager": eager(reference, **kwargs),
             "ours eager": eager(ours, **kwargs),
-            "transformers .pte xnnpack fp32": pte_runner(ref_pte, inputs),
-            "ours .pte xnnpack fp32": pte_runner(ours_pte, inputs),
+            "transformers .pte xnnpack fp32": pte_runner(ref_pte, inputs, settings.threads),
+            "ours .pte xnnpack fp32": pte_runner(ours_pte, inputs, settings.threads),
         }
         return measure(variants, settings.warmup, settings.repeats)
 

@@ -5,6 +5,8 @@ id), reads config.json and the weights (safetensors first; pytorch_model.bin onl
 ``torch.load(weights_only=True)``), and ``expected_tensors`` says, declaratively, which
 tensor names and shapes a model of a given config and task must find. ``match_tensors``
 is the one strict check: a missing, unexpected or mis-shaped tensor is an error naming it.
+``plan_load`` is both stacks' decision about the head: which tensors ``new_head`` leaves
+freshly initialised, and the error that asks for it when a checkpoint has no head.
 """
 
 from __future__ import annotations
@@ -192,6 +194,58 @@ def match_tensors(
             + " | ".join(problems)
             + ". Check that config.json belongs to these weights and that the task is right."
         )
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What a model takes from a checkpoint, decided once for both stacks' loaders.
+
+    Args:
+        tensors: the checkpoint's tensors under ``expected_tensors``' names.
+        expected: the names (and shapes) to copy into the model; all are in ``tensors``.
+        fresh: head tensors the model keeps as initialised (``new_head``); else empty.
+    """
+
+    tensors: dict[str, np.ndarray]
+    expected: dict[str, tuple[int, ...]]
+    fresh: frozenset[str]
+
+
+def plan_load(
+    found: dict[str, np.ndarray],
+    c: ConvBertConfig,
+    task: Task,
+    source: str,
+    *,
+    new_head: bool,
+    model_name: str,
+) -> LoadPlan:
+    """Check a checkpoint's tensors against a ``model_name`` for ``task``, strictly.
+
+    With ``new_head`` the task's head is left out (any head tensors in the checkpoint are
+    ignored) and keeps its fresh initialisation. Without it, a checkpoint that lacks the
+    head (a public pretrained one, say) gets an error that says to pass new_head=True.
+    """
+    task = Task.parse(task)
+    tensors = normalize_names(found, c, task)
+    expected = expected_tensors(c, task)
+    head = set(head_tensor_shapes(c, task))
+    fresh = frozenset(head if new_head else ())
+    if fresh:
+        tensors = {k: v for k, v in tensors.items() if k.startswith(BASE_PREFIX)}
+        expected = {k: v for k, v in expected.items() if k not in fresh}
+    try:
+        match_tensors(tensors, expected, source)
+    except CheckpointError as err:
+        # Tied tensors are filled in from the base, so they do not show a head is there.
+        if head and not new_head and not (head - set(TIED_WEIGHTS)) & set(tensors):
+            raise CheckpointError(
+                f"{err} The checkpoint has no {task.value} head: pass new_head=True to "
+                f"{model_name}.from_pretrained to start one, initialised as transformers "
+                "does for fine-tuning"
+            ) from None
+        raise
+    return LoadPlan(tensors, expected, fresh)
 
 
 # --------------------------------------------------------------------------- files

@@ -24,6 +24,12 @@ from convbert_edge.io_utils import atomic_write_text
 CONFIG_NAME = "config.json"
 MODEL_TYPE = "convbert"
 
+# Both stacks' attention (mask_scores) push masked keys this far below a row's lowest
+# score: their softmax weight is then below e^-30 (1e-13) of any real key's, which is the
+# reference's zero to float precision, while the sum's range stays small enough for int8
+# (the reference's finfo(float32).min would put every real score in one quantization step).
+MASK_MARGIN = 30.0
+
 
 # The three public checkpoints' shapes (YituTech/conv-bert-*); all use the 30522-token
 # uncased WordPiece vocabulary, kernel 9, head_ratio 2 and pad_token_id 0.

@@ -9,7 +9,6 @@ the XNNPACK partitioner -> .pte bytes. ``lower_to_pte`` also says what ran where
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from convbert_edge.errors import ExportError
+from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 
@@ -55,25 +55,11 @@ def quantize_pt2e(
     calibration: Iterable[tuple] = (),
 ) -> torch.nn.Module:
     """Export for training-free quantization and calibrate; returns the converted module."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     dynamic = recipe.activations == "dynamic"
-    config = get_symmetric_quantization_config(
-        is_per_channel=recipe.granularity == "per-channel", is_dynamic=dynamic
-    )
-    if not dynamic and recipe.observer == "minmax":
-        from torchao.quantization.pt2e import MinMaxObserver
-
-        act = dataclasses.replace(
-            config.input_activation,
-            observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12),
-        )
-        config = dataclasses.replace(config, input_activation=act, output_activation=act)
-    quantizer = XNNPACKQuantizer().set_global(config)
+    quantizer = XNNPACKQuantizer().set_global(pt2e_quantization_config(recipe))
     graph = torch.export.export(model, example, strict=True).module()
     if recipe.float_layers:  # mixed precision: these layer units are not annotated
         from convbert_edge.quantize.torch_float_layers import quantizable

@@ -16,7 +16,6 @@ directory (model file + manifest.json + tokenizer files) that runtime.session.lo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.errors import ExportError
+from convbert_edge.runtime.litert import litert_runner
 from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, OUTPUT_NAMES, Task
 
 PEERS_INSTALL = "pip install 'litert-torch==0.10.0' (or the project's [peers] extra)"
@@ -102,15 +102,6 @@ def _onnx_dynamic_int8(b: PeerBuild) -> PeerModel:
     return PeerModel("onnx", "dynamic-int8", data, recipe.as_dict(), [note])
 
 
-def _minmax(config):
-    from torchao.quantization.pt2e import MinMaxObserver
-
-    act = dataclasses.replace(
-        config.input_activation, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12)
-    )
-    return dataclasses.replace(config, input_activation=act, output_activation=act)
-
-
 def _litert_torch_int8(b: PeerBuild) -> PeerModel:
     import torch
 
@@ -127,9 +118,13 @@ def _litert_torch_int8(b: PeerBuild) -> PeerModel:
         ) from None
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
+    from convbert_edge.quantize.recipes import recipe_for
+
     # Min/max activation ranges as in our recipes: litert-torch's default histogram
     # observer takes about 10 s a call on this model; latency does not depend on it.
-    config = _minmax(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    ours = recipe_for("int8", granularity="per-channel", observer="minmax")
+    config = pt2e_quantization_config(ours, base=get_symmetric_quantization_config)
     quantizer = PT2EQuantizer().set_global(config)
     kwargs = dict(zip(INPUT_NAMES, b.torch_args(b.example), strict=True))
     graph = torch.export.export(b.model, (), kwargs).module()
@@ -269,9 +264,7 @@ def _versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def _tflite_output_quant(path: Path) -> dict[str, tuple[str, float | None, int | None]]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_path=str(path)).get_signature_runner()
+    runner = litert_runner(path)
     out = {}
     for name, d in runner.get_output_details().items():
         if np.issubdtype(d["dtype"], np.integer):

@@ -22,6 +22,7 @@ import numpy as np
 
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize.recipes import Recipe
+from convbert_edge.runtime.litert import litert_interpreter
 from convbert_edge.tasks import INPUT_NAMES
 
 from .tflite_ops import op_report
@@ -103,9 +104,7 @@ def quantize_calibrated(
 
 def float_layer_nodes(calibrated: bytes, units: tuple[str, ...]) -> list[str]:
     """Names of the op outputs that belong to ``units``; an unknown unit is an error."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=calibrated)
+    interpreter = litert_interpreter(calibrated)
     names = [d["name"] for d in interpreter.get_tensor_details()]
     nodes: list[str] = []
     for unit in units:

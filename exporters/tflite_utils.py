@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.quantize.recipes import fp32
+from convbert_edge.runtime.litert import litert_runner
 
 from .tflite import convert
 from .tflite_ops import op_report
@@ -51,10 +52,7 @@ def run_tflite(
     model: bytes | str | os.PathLike, inputs: dict[str, np.ndarray], num_threads: int = 2
 ) -> dict[str, np.ndarray]:
     """Run the default signature of a .tflite with ai_edge_litert; outputs by signature name."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=_read(model), num_threads=num_threads)
-    runner = interpreter.get_signature_runner()
+    runner = litert_runner(_read(model), num_threads)
     expected = runner.get_input_details()
     unknown = sorted(set(inputs) - set(expected))
     missing = sorted(set(expected) - set(inputs))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 from convbert_edge.distributed import Distributed, WorkerRankDone, all_reduce
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize import torch_qat_ranks as ranks
+from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 
@@ -185,37 +185,6 @@ def distillation_loss(
     return total
 
 
-def qat_quantization_config(recipe: Recipe, activation_ranges: str = "minmax"):
-    """The XNNPACK quantizer's QAT config for ``recipe``: fake-quant weights and activations.
-
-    Weights get a plain FakeQuantize over a min/max observer instead of the quantizer's
-    fused moving-average one: the fused op's ``scale`` (what training sees) drifts from
-    its observer's ``calculate_qparams()`` (what convert_pt2e uses), measured 0.0029 vs
-    0.0030 on a tiny model, so the converted graph was not the graph that was trained.
-    """
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        get_symmetric_quantization_config,
-    )
-    from torchao.quantization.pt2e import FakeQuantize, MinMaxObserver, PerChannelMinMaxObserver
-
-    per_channel = recipe.granularity == "per-channel"
-    config = get_symmetric_quantization_config(is_per_channel=per_channel, is_qat=True)
-    weight = dataclasses.replace(
-        config.weight,
-        observer_or_fake_quant_ctr=FakeQuantize.with_args(
-            observer=PerChannelMinMaxObserver if per_channel else MinMaxObserver, eps=2**-12
-        ),
-    )
-    config = dataclasses.replace(config, weight=weight)
-    if activation_ranges == "minmax":
-        act = dataclasses.replace(
-            config.input_activation,
-            observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=MinMaxObserver, eps=2**-12),
-        )
-        config = dataclasses.replace(config, input_activation=act, output_activation=act)
-    return config
-
-
 def check_calls(example: tuple, calls: Sequence[tuple], what: str = "training") -> None:
     """Every call must be (input_ids, attention_mask, token_type_ids) at the example's shape."""
     if len(calls) == 0:
@@ -291,7 +260,7 @@ def qat_quantize(
     swapped = quantize_word_embeddings(student)
     graph = torch.export.export(student, example, strict=True).module()
     quantizer = XNNPACKQuantizer().set_global(
-        qat_quantization_config(recipe, config.activation_ranges)
+        pt2e_quantization_config(recipe, qat=True, activation_ranges=config.activation_ranges)
     )
     if recipe.float_layers:  # mixed precision, as export_pte: these units stay float
         from convbert_edge.quantize.torch_float_layers import quantizable

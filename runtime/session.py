@@ -9,7 +9,6 @@ Loading a .tflite or .onnx artifact imports neither torch nor tensorflow.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,9 @@ from convbert_edge.targets import Target
 
 from .crash_guard import run_in_child
 from .input_checks import check_inputs
+from .litert import litert_runner
 from .manifest import Manifest, TensorSpec
+from .pte import load_pte
 
 
 def _quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
@@ -60,99 +61,22 @@ class Session(ABC):
 class TFLiteSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            try:  # the older standalone interpreter, where it is what is installed
-                from tflite_runtime.interpreter import Interpreter
-            except ImportError:
-                raise ArtifactError(
-                    "running a .tflite artifact needs ai-edge-litert: pip install ai-edge-litert"
-                ) from None
-        try:
-            self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
-            self._runner = self._interpreter.get_signature_runner()
-        except (ValueError, RuntimeError) as err:
-            raise ArtifactError(
-                f"{model_path} could not be loaded by the LiteRT interpreter ({err}); if it "
-                "names an op this interpreter lacks, install ai-edge-litert"
-            ) from None
+        self._runner = litert_runner(model_path, num_threads=threads)
 
     def _run(self, feed):
         return self._runner(**feed)
 
 
-def check_pte_header(path: Path) -> None:
-    """Refuse a file that is not a whole ExecuTorch program before the runtime sees it.
-
-    executorch 1.5.1's loader aborts the whole process on some malformed files (it logs
-    the bad bytes, and the log call raises inside C++), so the file identifier and the
-    size promised by the extended header are checked here first.
-    """
-    with open(path, "rb") as f:
-        head = f.read(64)
-    size = path.stat().st_size
-    if len(head) < 8 or head[4:6] != b"ET" or not head[6:8].isdigit():
-        raise ArtifactError(f"{path} is not an ExecuTorch program (no ET file identifier)")
-    if head[8:12] == b"eh00" and len(head) >= 32:
-        length = int.from_bytes(head[12:16], "little")
-        program_size = int.from_bytes(head[16:24], "little")
-        segment_base = int.from_bytes(head[24:32], "little")
-        segment_size = int.from_bytes(head[32:40], "little") if length > 24 else 0
-        expected = segment_base + segment_size if segment_base else program_size
-        if size < expected:
-            raise ArtifactError(
-                f"{path} is truncated: {size} bytes, its header promises {expected}; "
-                "export the artifact again"
-            )
-
-
-@contextmanager
-def torch_single_threaded():
-    """Run the block with torch's own intra-op pool at one thread, then restore it.
-
-    ExecuTorch hands its outputs back as torch tensors, copied with torch's OpenMP pool
-    when they are large (a (1, 128, 768) activation, say). Those OpenMP threads then
-    spin-wait for milliseconds on the cores XNNPACK's own pool needs for the next call:
-    measured on a 2-core machine, a 128 x 768 -> 3072 int8 linear at 2 threads took
-    1.55 ms median with the spin and 0.81 ms without (0.81 is twice the 1-thread speed).
-    Setting the pool size is cheap, and it is restored, so torch code around it keeps
-    its threads.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 class ExecuTorchSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
-        check_pte_header(model_path)
-        try:
-            from executorch.extension.pybindings import portable_lib
-            from executorch.runtime import Runtime
-        except ImportError:
-            raise ArtifactError(
-                "running a .pte artifact needs executorch: pip install executorch"
-            ) from None
-        portable_lib._unsafe_reset_threadpool(threads)
-        try:
-            program = Runtime.get().load_program(model_path)
-            self._method = program.load_method("forward")
-        except Exception as err:  # the runtime raises RuntimeError or its own types
-            raise ArtifactError(f"{model_path} could not be loaded by ExecuTorch ({err})") from None
+        self._forward = load_pte(model_path, threads=threads)
 
     def _run(self, feed):
         import torch
 
         args = [torch.from_numpy(np.ascontiguousarray(feed[s.name])) for s in self.manifest.inputs]
-        with torch_single_threaded():
-            outputs = self._method.execute(args)
+        outputs = self._forward(args)
         return {s.name: o.numpy() for s, o in zip(self.manifest.outputs, outputs, strict=True)}
 
 

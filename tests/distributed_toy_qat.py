@@ -16,9 +16,10 @@ import torch
 from test_torch_qat import calls, quiet, tiny_classifier
 
 from convbert_edge.launch import distributed_from_environ, process_group
+from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import full_int8
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
-from convbert_edge.quantize.torch_qat import QatConfig, qat_quantization_config, qat_quantize
+from convbert_edge.quantize.torch_qat import QatConfig, qat_quantize
 from convbert_edge.quantize.torch_qat_ranks import merge_ranges
 
 QAT = dict(steps=4, accumulate=4, calibration_calls=4, lr=1e-3)
@@ -54,7 +55,7 @@ def observed_ranges(distributed=None, merge: bool = True) -> dict[str, torch.Ten
     student = tiny_classifier()
     quantize_word_embeddings(student)
     graph = torch.export.export(student, visits[0], strict=True).module()
-    quantizer = XNNPACKQuantizer().set_global(qat_quantization_config(full_int8(4)))
+    quantizer = XNNPACKQuantizer().set_global(pt2e_quantization_config(full_int8(4), qat=True))
     prepared = prepare_qat_pt2e(graph, quantizer)
     prepared.apply(disable_fake_quant)
     mine = visits if distributed is None else visits[distributed.rank :: distributed.world_size]

@@ -17,6 +17,7 @@ from convbert_edge.evaluation import EvalSet
 from convbert_edge.exporters import selection
 from convbert_edge.exporters.stacks import KerasStack, QatSettings
 from convbert_edge.quantize.recipes import recipe_for
+from convbert_edge.runtime.litert import litert_runner
 from convbert_edge.targets import Target
 from convbert_edge.tasks import Task
 
@@ -61,9 +62,7 @@ def _weights(model) -> list[np.ndarray]:
 
 
 def _litert(model: bytes):
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=model).get_signature_runner()
+    runner = litert_runner(model)
     return lambda call: runner(**call)
 
 

@@ -18,6 +18,7 @@ from convbert_edge.exporters.tflite_calibrated import (
 from convbert_edge.exporters.tflite_ops import INT8_COMPUTE_OPS, op_details
 from convbert_edge.keras_stack import model_class_for
 from convbert_edge.quantize.recipes import recipe_for
+from convbert_edge.runtime.litert import litert_runner
 from convbert_edge.tasks import Task
 
 SEQ = 16
@@ -43,9 +44,7 @@ def tiny_model():
 
 
 def _run(model_bytes, call):
-    from ai_edge_litert.interpreter import Interpreter
-
-    return Interpreter(model_content=model_bytes).get_signature_runner()(**call)["logits"]
+    return litert_runner(model_bytes)(**call)["logits"]
 
 
 def _compute_dtypes(model_bytes) -> Counter:

@@ -53,10 +53,9 @@ def mean_kl(model, graph, held) -> float:
 
 
 def test_qat_lowers_to_a_pte_that_runs(tmp_path):
-    from executorch.runtime import Runtime
-
     from convbert_edge.exporters.spec import tolerance_for
     from convbert_edge.runtime.metrics import compare_output
+    from convbert_edge.runtime.pte import load_pte
 
     model = tiny_classifier()
     train = calls(4, first_seed=0)
@@ -68,10 +67,10 @@ def test_qat_lowers_to_a_pte_that_runs(tmp_path):
     assert any("word_embeddings" in note["op"] for note in result.float_ops), result.float_ops
     path = tmp_path / "qat.pte"
     path.write_bytes(result.program)
-    method = Runtime.get().load_program(path).load_method("forward")
+    forward = load_pte(path)
     tolerance = tolerance_for("executorch", "int8")
     for call in calls(4, first_seed=100):
-        got = method.execute(list(call))[0].numpy()
+        got = forward(call)[0].numpy()
         with torch.no_grad():
             want = model(*call)["logits"].numpy()
         assert got.shape == want.shape
@@ -181,18 +180,15 @@ def test_held_out_calls_are_set_aside_and_measuring_leaves_the_ranges():
     from torchao.quantization.pt2e import FakeQuantizeBase
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
-    from convbert_edge.quantize.torch_qat import (
-        _held_out,
-        _observers_paused,
-        qat_quantization_config,
-    )
+    from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
+    from convbert_edge.quantize.torch_qat import _held_out, _observers_paused
 
     given = calls(8, first_seed=0)
     assert _held_out(given, 3) == (given[5:], given[:5], "held-out")
     assert _held_out(given, 5) == (given[:5], given, "training")
 
     graph = torch.export.export(tiny_classifier(), given[0], strict=True).module()
-    quantizer = XNNPACKQuantizer().set_global(qat_quantization_config(full_int8(1)))
+    quantizer = XNNPACKQuantizer().set_global(pt2e_quantization_config(full_int8(1), qat=True))
     prepared = prepare_qat_pt2e(graph, quantizer)
     quantizers = [m for m in prepared.modules() if isinstance(m, FakeQuantizeBase)]
 

@@ -12,6 +12,7 @@ import torch
 from torch_helpers import max_abs_diffs, sharpen, tiny_config
 
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.runtime.pte import load_pte
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import MODEL_CLASSES
 from convbert_edge.torch_stack import export_utils as eu
@@ -67,7 +68,7 @@ def test_export_lower_and_run(task, tmp_path):
     edge = eu.lower_to_xnnpack(program)
     check_lowered_graph(edge)
     pte = eu.write_pte(edge, tmp_path / f"{task.value}.pte")
-    diffs = max_abs_diffs(as_dict(model, eu.run_pte(pte, inputs)), expected)
+    diffs = max_abs_diffs(as_dict(model, load_pte(pte)(inputs)), expected)
     assert max(diffs.values()) <= PTE_ATOL, diffs
 
 
@@ -80,7 +81,7 @@ def test_public_shapes_lower_fully(preset, tmp_path):
     edge = eu.lower_to_xnnpack(eu.export_program(model, inputs))
     check_lowered_graph(edge)
     pte = eu.write_pte(edge, tmp_path / "model.pte")
-    got = as_dict(model, eu.run_pte(pte, inputs))
+    got = as_dict(model, load_pte(pte)(inputs))
     assert max(max_abs_diffs(got, eager(model, inputs)).values()) <= PTE_ATOL
 
 
@@ -130,5 +131,5 @@ def test_int32_inputs_export_and_run(tmp_path):
     inputs = tuple(t.to(torch.int32) for t in padded_inputs(model))
     edge = eu.lower_to_xnnpack(eu.export_program(model, inputs))
     check_lowered_graph(edge)
-    got = as_dict(model, eu.run_pte(eu.write_pte(edge, tmp_path / "qa.pte"), inputs))
+    got = as_dict(model, load_pte(eu.write_pte(edge, tmp_path / "qa.pte"))(inputs))
     assert max(max_abs_diffs(got, eager(model, inputs)).values()) <= PTE_ATOL

@@ -17,12 +17,8 @@ import math
 import keras
 from keras import ops
 
-from convbert_edge.config import ConvBertConfig
+from convbert_edge.config import MASK_MARGIN, ConvBertConfig
 from convbert_edge.keras_stack.layers import SeparableConv1D, dense, layer_norm
-
-# How far below a row's lowest score masked keys are pushed: their softmax weight is then
-# below e^-30 (1e-13) of any real key's, which is the reference's zero to float precision.
-MASK_MARGIN = 30.0
 
 
 def mask_scores(scores, keep):

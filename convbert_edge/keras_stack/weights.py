@@ -31,10 +31,8 @@ import numpy as np
 from convbert_edge.checkpoint import (
     BASE_PREFIX,
     expected_tensors,
-    head_tensor_shapes,
     load_checkpoint,
-    match_tensors,
-    normalize_names,
+    plan_load,
     save_tensors,
     ties_word_embeddings,
 )
@@ -171,21 +169,10 @@ def convert_weights(
     checkpoint that has no head for this task, such as the public pretrained ones).
     """
     config, task = model.config, model.task
-    tensors = normalize_names(tensors, config, task)
-    expected = expected_tensors(config, task)
-    head = set(head_tensor_shapes(config, task))
-    if new_head and head:
-        tensors = {k: v for k, v in tensors.items() if k.startswith(BASE_PREFIX)}
-        expected = {k: v for k, v in expected.items() if k not in head}
-    try:
-        match_tensors(tensors, expected, source)
-    except CheckpointError as err:
-        if head and not new_head and not head & set(tensors):
-            raise CheckpointError(
-                f"{err} The checkpoint has no {task.value} head: pass new_head=True to "
-                f"{type(model).__name__}.from_pretrained to start one"
-            ) from None
-        raise
+    load = plan_load(
+        tensors, config, task, source, new_head=new_head, model_name=type(model).__name__
+    )
+    tensors, expected = load.tensors, load.expected
     plan = name_map(config, task)
     declared = set(expected_tensors(config, task))
     if set(plan) != declared:
@@ -212,7 +199,7 @@ def convert_weights(
             )
         variable.assign(value.astype(np.float32))
         assigned[id(variable)] = hf_name
-    fresh = {id(_resolve(model, plan[k][0])) for k in head if new_head and plan[k][1] != TIED}
+    fresh = {id(_resolve(model, plan[k][0])) for k in load.fresh if plan[k][1] != TIED}
     unfilled = [w.path for w in model.weights if id(w) not in assigned and id(w) not in fresh]
     if unfilled:
         raise CheckpointError(

@@ -115,10 +115,10 @@ def _tflite_gemm_model(shape: tuple[int, int, int]) -> bytes:
 
 
 def _tflite_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
-    from ai_edge_litert.interpreter import Interpreter
+    from convbert_edge.runtime.litert import litert_interpreter
 
     rows, k, _ = shape
-    interpreter = Interpreter(model_content=_tflite_gemm_model(shape), num_threads=threads)
+    interpreter = litert_interpreter(_tflite_gemm_model(shape), threads)
     interpreter.allocate_tensors()
     index = interpreter.get_input_details()[0]["index"]
     rng = np.random.default_rng(0)
@@ -151,21 +151,12 @@ def _executorch_gemm_model(shape: tuple[int, int, int], workdir: Path) -> Path:
 
 def _executorch_gemm(shape, threads: int, workdir: Path) -> Callable[[], object]:
     import torch
-    from executorch.extension.pybindings import portable_lib
-    from executorch.runtime import Runtime
 
-    from convbert_edge.runtime.session import torch_single_threaded
+    from convbert_edge.runtime.pte import load_pte
 
-    path = _executorch_gemm_model(shape, workdir)
-    portable_lib._unsafe_reset_threadpool(threads)
-    method = Runtime.get().load_program(path).load_method("forward")
+    forward = load_pte(_executorch_gemm_model(shape, workdir), threads)
     x = torch.randn(1, shape[0], shape[1], generator=torch.Generator().manual_seed(0))
-
-    def call():
-        with torch_single_threaded():  # as ExecuTorchSession runs: see its docstring
-            return method.execute([x])
-
-    return call
+    return lambda: forward([x])  # with torch's pool at one thread, as the Session runs
 
 
 @functools.cache

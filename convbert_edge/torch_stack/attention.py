@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from convbert_edge.config import ConvBertConfig
+from convbert_edge.config import MASK_MARGIN, ConvBertConfig
 
 
 class SeparableConv1D(nn.Module):
@@ -36,11 +36,6 @@ class SeparableConv1D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise(self.depthwise(x)) + self.bias  # (b, out, s)
-
-
-# How far below a row's lowest score masked keys are pushed: their softmax weight is then
-# below e^-30 (1e-13) of any real key's, which is the reference's zero to float precision.
-MASK_MARGIN = 30.0
 
 
 def mask_scores(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

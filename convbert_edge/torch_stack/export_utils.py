@@ -1,7 +1,8 @@
-"""Minimal export chain for tests and benchmarks: export -> lower to XNNPACK -> .pte -> run.
+"""Minimal export chain for tests and benchmarks: export -> lower to XNNPACK -> .pte.
 
 Each stage takes the previous stage's artifact, as in ExecuTorch's examples; the full
-exporters package builds on these. Nothing here changes how a model computes.
+exporters package builds on these. Nothing here changes how a model computes. Running
+a .pte is the runtime's job (runtime/pte.py load_pte), a layer this stack cannot import.
 """
 
 from __future__ import annotations
@@ -83,11 +84,3 @@ def _op_name(target) -> str:
         base = schema.name.replace("::", ".")
         return f"{base}.{schema.overload_name or 'default'}"
     return str(target)
-
-
-def run_pte(path: str | os.PathLike, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Run the .pte's forward method with ExecuTorch's Python runtime."""
-    from executorch.runtime import Runtime
-
-    method = Runtime.get().load_program(Path(path)).load_method("forward")
-    return list(method.execute(list(inputs)))

@@ -17,18 +17,15 @@ import numpy as np
 import torch
 
 from convbert_edge.checkpoint import (
-    BASE_PREFIX,
     TIED_WEIGHTS,
     expected_tensors,
-    head_tensor_shapes,
     load_checkpoint,
     match_tensors,
-    normalize_names,
+    plan_load,
     save_tensors,
     ties_word_embeddings,
 )
 from convbert_edge.config import ConvBertConfig
-from convbert_edge.errors import CheckpointError
 from convbert_edge.tasks import Task
 
 
@@ -75,28 +72,15 @@ def load_pretrained(
     check_layout(model)
     task = cls.task
 
-    tensors = normalize_names(checkpoint.tensors, config, task)
-    expected = expected_tensors(config, task)
-    head = set(head_tensor_shapes(config, task))
-    if new_head and head:
-        # The head keeps its fresh initialisation; only the base model is loaded.
-        tensors = {k: v for k, v in tensors.items() if k.startswith(BASE_PREFIX)}
-        expected = {k: v for k, v in expected.items() if k.startswith(BASE_PREFIX)}
-    try:
-        match_tensors(tensors, expected, checkpoint.source)
-    except CheckpointError as err:
-        # Tied tensors are filled in from the base, so they do not show a head is there.
-        if head and not new_head and not (head - set(TIED_WEIGHTS)) & set(tensors):
-            raise CheckpointError(
-                f"{err} The checkpoint has no {task.value} head: pass new_head=True to "
-                f"{cls.__name__}.from_pretrained to start one, initialised as transformers "
-                "does for fine-tuning"
-            ) from None
-        raise
-
-    state = {k: torch.from_numpy(np.array(tensors[k], dtype=np.float32)) for k in expected}
+    plan = plan_load(
+        checkpoint.tensors, config, task, checkpoint.source,
+        new_head=new_head, model_name=cls.__name__,
+    )  # fmt: skip
+    state = {
+        k: torch.from_numpy(np.array(plan.tensors[k], dtype=np.float32)) for k in plan.expected
+    }
     result = model.load_state_dict(state, strict=False)
-    left_out = set(result.missing_keys) - (head if new_head else set())
+    left_out = set(result.missing_keys) - plan.fresh
     if result.unexpected_keys or left_out:  # cannot happen after check_layout + match_tensors
         raise AssertionError(f"state_dict mismatch: {result}")
     model.tie_weights()
