@@ -66,9 +66,20 @@ def _export(checkpoints, tmp_path, task, target, quant, log=lambda _: None, **kw
     return export(options, log=log)
 
 
-@pytest.mark.parametrize("quant", ["fp32", "int8"])
-@pytest.mark.parametrize("target", ["tflite", "executorch"])
-@pytest.mark.parametrize("task", list(Task), ids=lambda t: t.value)
+def _head_cases():
+    """Every head x target x quantization. The fast tier keeps the TFLite exports of one
+    head (seconds each); the others, and every ExecuTorch lowering (30-60 s each on 2
+    cores), run in the slow tier."""
+    for task in Task:
+        for target in ("tflite", "executorch"):
+            for quant in ("fp32", "int8"):
+                fast = task is Task.SEQUENCE_CLASSIFICATION and target == "tflite"
+                marks = () if fast else pytest.mark.slow
+                name = f"{task.value}-{target}-{quant}"
+                yield pytest.param(task, target, quant, id=name, marks=marks)
+
+
+@pytest.mark.parametrize(("task", "target", "quant"), list(_head_cases()))
 def test_every_head_exports_and_verifies(checkpoints, tmp_path, task, target, quant):
     result = _export(checkpoints, tmp_path, task, target, quant)
     assert result.verify.passed, result.verify.table()
@@ -88,6 +99,7 @@ def test_every_head_exports_and_verifies(checkpoints, tmp_path, task, target, qu
         assert manifest.float_ops and all(f["reason"] for f in manifest.float_ops)
 
 
+@pytest.mark.slow
 def test_int8_tflite_runs_every_matmul_and_conv_in_int8(checkpoints, tmp_path):
     result = _export(
         checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8", int8_scope="all"
@@ -102,6 +114,7 @@ def test_int8_tflite_runs_every_matmul_and_conv_in_int8(checkpoints, tmp_path):
     assert not result.manifest.float_ops or all("x" in f["op"] for f in result.manifest.float_ops)
 
 
+@pytest.mark.slow
 def test_int8_pte_quantizes_every_linear_inside_xnnpack(checkpoints):
     from convbert_edge.exporters.executorch import export_pte
     from convbert_edge.quantize.recipes import recipe_for
@@ -115,6 +128,7 @@ def test_int8_pte_quantizes_every_linear_inside_xnnpack(checkpoints):
     assert not {"linear", "mm", "addmm", "bmm", "convolution"} & set(result.undelegated)
 
 
+@pytest.mark.slow
 def test_fp16_and_dynamic_tflite(checkpoints, tmp_path):
     for quant in ("fp16", "dynamic-int8"):
         result = _export(
@@ -125,7 +139,12 @@ def test_fp16_and_dynamic_tflite(checkpoints, tmp_path):
 
 @pytest.mark.parametrize(
     ("target", "quant"),
-    [("onnx", "fp32"), ("onnx", "dynamic-int8"), ("onnx", "int8"), ("executorch", "dynamic-int8")],
+    [
+        ("onnx", "fp32"),
+        ("onnx", "dynamic-int8"),
+        ("onnx", "int8"),
+        pytest.param("executorch", "dynamic-int8", marks=pytest.mark.slow),
+    ],
 )
 def test_peer_and_dynamic_paths(checkpoints, tmp_path, target, quant):
     result = _export(checkpoints, tmp_path, Task.QUESTION_ANSWERING, target, quant)
@@ -150,6 +169,7 @@ def test_calibration_from_a_text_file(checkpoints, tmp_path):
     assert str(golden["texts"][0]).startswith("sentence number")
 
 
+@pytest.mark.slow
 def test_int8_outputs_carry_scale_and_zero_point(checkpoints, tmp_path):
     result = _export(
         checkpoints, tmp_path, Task.SEQUENCE_CLASSIFICATION, "tflite", "int8", io_dtype="int8"
@@ -166,6 +186,7 @@ def test_unsupported_combination_is_refused(checkpoints, tmp_path):
         _export(checkpoints, tmp_path, Task.BASE, "tflite", "int16x8")
 
 
+@pytest.mark.slow
 def test_failed_export_leaves_no_artifact(checkpoints, tmp_path, monkeypatch):
     import convbert_edge.exporters.pipeline as pipeline
 
@@ -219,6 +240,7 @@ def _rehash(directory, manifest):
     (directory / "manifest.json").write_text(manifest.to_json())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["tflite", "executorch"])
 def test_verify_passes_and_rejects_broken_artifacts(artifacts, tmp_path, target, capsys):
     assert verify_main([str(artifacts[target])]) == 0
@@ -243,6 +265,7 @@ def test_verify_passes_and_rejects_broken_artifacts(artifacts, tmp_path, target,
     assert any(r in err for r in refused), err
 
 
+@pytest.mark.slow
 def test_verify_rejects_a_golden_bundle_of_the_wrong_shape(artifacts, tmp_path, capsys):
     d, _ = _copy(artifacts["tflite"], tmp_path)
     with np.load(d / "golden.npz") as g:
@@ -256,6 +279,7 @@ def test_verify_rejects_a_golden_bundle_of_the_wrong_shape(artifacts, tmp_path, 
     assert "golden input input_ids has shape" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_verify_checks_outputs_from_elsewhere(artifacts, tmp_path, capsys):
     d = artifacts["executorch"]
     with np.load(d / "golden.npz") as g:
@@ -278,6 +302,7 @@ def test_verify_reports_a_missing_manifest(tmp_path, capsys):
         Manifest.read(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["tflite", "executorch"])
 def test_qat_exports_verifies_and_says_so(checkpoints, tmp_path, target):
     task = Task.SEQUENCE_CLASSIFICATION
@@ -313,6 +338,7 @@ def test_qat_check_ships_post_training_int8_only_when_qat_scores_below_it():
     assert below.as_dict()["shipped"] == "ptq"
 
 
+@pytest.mark.slow
 def test_qat_without_labelled_dev_data_is_kept_unchecked(checkpoints, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(f"text number {i}" for i in range(64)), encoding="utf-8")
@@ -338,6 +364,7 @@ def test_qat_options_are_checked(changes, message):
         ExportOptions(**changes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["tflite", "executorch"])
 def test_max_accuracy_drop_picks_a_recipe_by_measured_dev_drop(checkpoints, tmp_path, target):
     """Budget 0 on a random tiny model: the search runs as far as it must; the artifact is
@@ -401,6 +428,7 @@ class _ThreadSpy:
         return self.method.execute(args)
 
 
+@pytest.mark.slow
 def test_executorch_session_keeps_torch_threads_off_the_runtime_cores(artifacts):
     """During execute, torch's own pool is at one thread (its spinning OpenMP workers
     would take the cores XNNPACK's pool needs); the caller's setting comes back after."""

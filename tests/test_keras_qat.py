@@ -61,6 +61,7 @@ def _int8(model, calibration):
     return convert(model.build_for_export(1, SEQ_LEN), full_int8(), calibration)
 
 
+@pytest.mark.slow
 def test_fine_tuned_model_converts_to_full_int8(trained):
     fp32, qat, train, _, lines = trained
     result = _int8(qat, train)
@@ -75,6 +76,7 @@ def test_fine_tuned_model_converts_to_full_int8(trained):
     ]
 
 
+@pytest.mark.slow
 def test_fine_tuning_returns_a_new_model_and_leaves_the_teacher_alone():
     model = _fresh_model()
     before = [np.array(w) for w in model.get_weights()]
@@ -96,6 +98,7 @@ def _student_loss(teacher, weights_from, calls):
     return float(np.mean(losses))
 
 
+@pytest.mark.slow
 def test_fine_tuning_lowers_the_distillation_loss(trained):
     fp32, qat, train, _, _ = trained
     before = _student_loss(fp32, fp32, train)
@@ -103,6 +106,7 @@ def test_fine_tuning_lowers_the_distillation_loss(trained):
     assert after < 0.95 * before, (before, after)
 
 
+@pytest.mark.slow
 def test_qat_int8_tflite_stays_close_to_fp32(trained):
     """Held-out agreement: QAT must not buy its training loss with a worse artifact."""
     fp32, qat, train, held, _ = trained

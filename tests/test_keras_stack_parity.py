@@ -92,6 +92,7 @@ def test_matches_transformers_pytorch(cases, name, task):
     assert max(diffs.values()) <= TOL, diffs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,task", CASE_IDS, ids=[f"{n}-{t.value}" for n, t in CASE_IDS])
 def test_matches_transformers_tf_where_it_is_the_reference(cases, tf_oracle, name, task):
     directory, inputs, pt = cases[name, task]
@@ -122,6 +123,7 @@ def _torch_stack_outputs(directory, task: Task, inputs) -> dict[str, np.ndarray]
     return {k: v.numpy() for k, v in out.items()}
 
 
+@pytest.mark.slow
 def test_torch_stack_matches(cases):
     """Our PyTorch stack, the reference both stacks follow."""
     worst = {}

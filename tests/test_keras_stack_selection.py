@@ -21,6 +21,9 @@ from convbert_edge.runtime.litert import litert_runner
 from convbert_edge.targets import Target
 from convbert_edge.tasks import Task
 
+# every test here converts or QAT-trains a Keras model (10-20 s each on 2 cores): slow tier
+pytestmark = pytest.mark.slow
+
 SEQ = 16
 TASK = Task.SEQUENCE_CLASSIFICATION
 CONFIG = tiny(initializer_range=0.2)

@@ -54,6 +54,7 @@ def converted(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ALL_TASKS, ids=[t.value for t in ALL_TASKS])
 def test_tflite_matches_keras(converted, task):
     model, flatbuffer, inputs = converted[task]
@@ -63,6 +64,7 @@ def test_tflite_matches_keras(converted, task):
     assert max(diffs.values()) <= TOL, diffs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ALL_TASKS, ids=[t.value for t in ALL_TASKS])
 def test_op_list_is_builtin_only(converted, task):
     ops = tflite_ops(converted[task][1])

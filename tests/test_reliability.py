@@ -100,6 +100,7 @@ def test_our_own_artifact_is_replaced_but_not_once_a_user_added_to_it(
     assert tree_digest(art) == before
 
 
+@pytest.mark.slow
 def test_an_empty_directory_at_out_is_taken(checkpoint, tmp_path):
     (tmp_path / "empty").mkdir()
     assert export_main(export_args(checkpoint, tmp_path / "empty")) == 0

@@ -21,6 +21,9 @@ from convbert_edge.quantize.recipes import recipe_for
 from convbert_edge.runtime.litert import litert_runner
 from convbert_edge.tasks import Task
 
+# the module's model is calibrated and converted three ways (about 10 s) before any test: slow tier
+pytestmark = pytest.mark.slow
+
 SEQ = 16
 
 

@@ -13,6 +13,9 @@ from convbert_edge.exporters.executorch import linear_report, quantize_pt2e
 from convbert_edge.quantize.recipes import recipe_for
 from convbert_edge.torch_stack import ConvBertForSequenceClassification
 
+# PT2E-quantizes a model per test (20-25 s each on 2 cores): slow tier
+pytestmark = pytest.mark.slow
+
 SEQ = 16
 
 

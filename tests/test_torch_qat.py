@@ -52,6 +52,7 @@ def mean_kl(model, graph, held) -> float:
         return sum(float(distillation_loss(graph(*c), model(*c), c[1])) for c in held) / len(held)
 
 
+@pytest.mark.slow
 def test_qat_lowers_to_a_pte_that_runs(tmp_path):
     from convbert_edge.exporters.spec import tolerance_for
     from convbert_edge.runtime.metrics import compare_output
@@ -78,6 +79,7 @@ def test_qat_lowers_to_a_pte_that_runs(tmp_path):
         assert tolerance.failures(metrics) == [], metrics
 
 
+@pytest.mark.slow
 def test_qat_leaves_the_teacher_alone_and_trains_without_dropout():
     model = tiny_classifier()
     before = copy.deepcopy(model.state_dict())
@@ -95,6 +97,7 @@ def test_qat_leaves_the_teacher_alone_and_trains_without_dropout():
     assert dropouts and all(n.args[2] is False for n in dropouts), dropouts
 
 
+@pytest.mark.slow
 def test_torch_stack_qat_leaves_the_fp32_model_alone(tmp_path):
     """TorchStack.train_qat trains a copy: the stack's model stays fp32, so --qat's check
     scores post-training int8 of the fp32 model against a different, trained model."""
@@ -126,6 +129,7 @@ def test_torch_stack_qat_leaves_the_fp32_model_alone(tmp_path):
     assert np.abs(outputs(stack.last_qat_run()) - ptq).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_qat_keeps_the_recipes_float_layers_in_float():
     from convbert_edge.exporters.executorch import linear_report
 
@@ -137,6 +141,7 @@ def test_qat_keeps_the_recipes_float_layers_in_float():
     assert kinds["float"] == 2 and kinds["quantized"] > 0, kinds  # classifier dense, out_proj
 
 
+@pytest.mark.slow
 def test_distillation_loss_decreases_on_fixed_calls():
     # Every step visits the same four calls, and the ranges are frozen after calibration.
     model = tiny_classifier()
@@ -158,6 +163,7 @@ def test_distillation_loss_decreases_on_fixed_calls():
     assert any("on 4 training calls before training" in line for line in lines), lines
 
 
+@pytest.mark.slow
 def test_training_starts_from_the_post_training_int8_model():
     """Calibrated without fake quantization, the untrained student is post-training int8:
     the same loss on the held-out calls (with fake quantization on during calibration it
@@ -239,6 +245,7 @@ def test_qat_refuses_recipes_without_static_int8():
         export_pte_qat(model, example, dynamic_int8(), [example], QatConfig(steps=1), quiet)
 
 
+@pytest.mark.slow
 def test_qat_beats_ptq_on_held_out_calls_where_rounding_matters():
     # Per-tensor weight scales with one outlier output channel per linear (trained
     # transformers have such channels): every other channel gets a few int8 levels, an
