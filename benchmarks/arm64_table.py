@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from convbert_edge.cache import cache_dir_for
 from convbert_edge.runtime.arm64 import Arm64Recipe, ensure_environment
 from convbert_edge.runtime.arm64.runner import DEFAULT_TIMEOUTS, run_emulated
 from convbert_edge.runtime.golden import GoldenBundle
@@ -56,7 +57,8 @@ VARIANTS = (
     # QAT's own model (--qat-no-fallback: the dev check would ship post-training int8 when
     # QAT scores below it), on the integer-only model, where int8 costs most.
     Variant(
-        "tflite-qat-int8", "tflite",
+        "tflite-qat-int8",
+        "tflite",
         ("--quant", "int8", "--int8-scope", "all", "--qat", "--qat-no-fallback"),
     ),  # fmt: skip
     # int8 first: fp32 is the slowest to emulate (about 15 s a call).
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accuracy", type=int, default=0, metavar="N", help="held-out texts")
     p.add_argument("--write-docs", type=Path, default=None, metavar="MD")
     args = p.parse_args(argv)
-    cache = Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge")).expanduser()
+    cache = cache_dir_for(None, os.environ)
     recipe = Arm64Recipe()
     results_dir = args.work / "results"
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import torch
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.runtime.pte import load_pte
+from convbert_edge.tasks import INPUT_NAMES
 from convbert_edge.torch_stack import ConvBertModel
 from convbert_edge.torch_stack import export_utils as eu
 
@@ -105,7 +106,7 @@ def run_benchmark(settings: BenchSettings) -> dict[str, list[float]]:
         ours_program = eu.export_program(ours, inputs)
         ours_pte = eu.write_pte(eu.lower_to_xnnpack(ours_program), workdir / "ours.pte")
         ref_pte = lower_reference(reference, inputs, workdir / "reference.pte")
-        kwargs = dict(zip(("input_ids", "attention_mask", "token_type_ids"), inputs, strict=True))
+        kwargs = dict(zip(INPUT_NAMES, inputs, strict=True))
 
         def eager(model: torch.nn.Module, **call) -> Callable[[], object]:
             def run():

@@ -30,7 +30,7 @@ from convbert_edge.exporters.pipeline import ExportOptions, export
 from convbert_edge.report.budget import BUDGETS
 from convbert_edge.runtime.session import load
 from convbert_edge.tasks import Task
-from convbert_edge.tokenizer import ConvBertTokenizerFast
+from convbert_edge.tokenizer import checkpoint_tokenizer
 from convbert_edge.torch_stack import model_class
 
 # Issue 6's budgets, in points of the task metric and share of predictions: the report's.
@@ -110,8 +110,7 @@ def measure(
     reuse: bool = False,
 ) -> list[Row]:
     checkpoint = spec.checkpoint(work_dir)
-    vocab = checkpoint if (checkpoint / "vocab.txt").is_file() else None
-    tokenizer = ConvBertTokenizerFast.from_pretrained(vocab)
+    tokenizer = checkpoint_tokenizer(checkpoint)
     data: EvalSet = eval_set(spec.dataset, tokenizer, seq_len, limit=spec.eval_limit)
     reference_model = model_class(spec.task).from_pretrained(checkpoint)
     reference = evaluate(eager_runner(reference_model), data)

@@ -24,8 +24,8 @@ import os
 import sys
 from pathlib import Path
 
+from convbert_edge.cache import CACHE_DIR_DEFAULT_HELP, cache_dir_for
 from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, add_verbose_flag, run_command
-from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
 from convbert_edge.launch import distributed_from_environ, process_group
 from convbert_edge.targets import Quantization, Target
 from convbert_edge.tasks import Task
@@ -161,8 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         default=None,
-        help="where data sets and the default model are cached (default "
-        "$CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge)",
+        help=f"where data sets and the default model are cached (default {CACHE_DIR_DEFAULT_HELP})",
     )
     p.add_argument("--threads", type=int, default=2, help="CPU threads for verification")
     add_verbose_flag(p)
@@ -171,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cache = args.cache_dir or cache_dir_from_environ(os.environ) or DEFAULT_CACHE_DIR
+    cache = cache_dir_for(args.cache_dir, os.environ)
     quant = "int8" if args.int8 else (args.quant or "fp32")
     distributed = _distributed(args, quant)
 
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             golden_samples=args.golden_samples,
             io_dtype="int8" if args.int8_io else "float32",
             out=args.out,
-            cache_dir=Path(cache).expanduser(),
+            cache_dir=cache,
             threads=args.threads,
             qat=args.qat,
             qat_steps=args.qat_steps,

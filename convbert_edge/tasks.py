@@ -32,6 +32,9 @@ OUTPUT_NAMES: dict[Task, tuple[str, ...]] = {
     Task.QUESTION_ANSWERING: ("start_logits", "end_logits"),
 }
 
+# The model inputs, in the order both stacks' forward() takes them and every artifact
+# declares them: the only spelling of this list (a TFLite calibration feed, an ExecuTorch
+# positional call and the golden bundle all read it).
 INPUT_NAMES: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
 
 # The transformers class (config.json "architectures") of each task's checkpoints.

@@ -33,9 +33,14 @@ from convbert_edge.io_utils import atomic_write_text
 from convbert_edge.tokenizer_base import ConvBertTokenizerBase
 from convbert_edge.tokenizer_basic import BasicSplitter
 from convbert_edge.tokenizer_encode import BatchEncoding, check_text
-from convbert_edge.tokenizer_files import TOKENIZER_JSON_NAME
+from convbert_edge.tokenizer_files import TOKENIZER_JSON_NAME, checkpoint_vocab_dir
 
-__all__ = ["BatchEncoding", "ConvBertTokenizer", "ConvBertTokenizerFast"]
+__all__ = [
+    "BatchEncoding",
+    "ConvBertTokenizer",
+    "ConvBertTokenizerFast",
+    "checkpoint_tokenizer",
+]
 
 
 class ConvBertTokenizer(ConvBertTokenizerBase):
@@ -164,3 +169,14 @@ class ConvBertTokenizerFast(ConvBertTokenizerBase):
         written = super().save_pretrained(save_directory)
         path = Path(save_directory) / TOKENIZER_JSON_NAME
         return (*written, str(atomic_write_text(path, self._backend.to_str(pretty=True))))
+
+
+def checkpoint_tokenizer(model_dir: str | os.PathLike | None) -> ConvBertTokenizerFast:
+    """The tokenizer a checkpoint was trained with: its own vocab.txt (and
+    tokenizer_config.json, tokenizer.json) if the directory has one, else the shipped
+    bert-base-uncased vocabulary (see tokenizer_files.checkpoint_vocab_dir).
+
+    Example:
+        >>> tok = checkpoint_tokenizer("path/to/checkpoint")
+    """
+    return ConvBertTokenizerFast.from_pretrained(checkpoint_vocab_dir(model_dir))

@@ -230,3 +230,14 @@ def resolve_directory(directory: str | os.PathLike | None) -> tuple[Path | None,
             "shipped bert-base-uncased vocabulary"
         )
     return path, path / VOCAB_NAME
+
+
+def checkpoint_vocab_dir(model_dir: str | os.PathLike | None) -> Path | None:
+    """A checkpoint directory if it holds its own vocab.txt, else None (the shipped one).
+
+    Checkpoints written without a tokenizer (transformers' save_pretrained of a model
+    alone) are the public ConvBERT ones, trained on bert-base-uncased's vocabulary.
+    """
+    if model_dir is not None and (Path(model_dir) / VOCAB_NAME).is_file():
+        return Path(model_dir)
+    return None

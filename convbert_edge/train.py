@@ -22,12 +22,13 @@ import os
 import sys
 from pathlib import Path
 
+from convbert_edge.cache import CACHE_DIR_DEFAULT_HELP, cache_dir_from_environ
 from convbert_edge.cli import EXIT_OK, run_command
 from convbert_edge.config import PRESETS
-from convbert_edge.data import cache_dir_from_environ
+from convbert_edge.data import DATASETS
 from convbert_edge.errors import ConvBertEdgeError
 from convbert_edge.launch import distributed_from_environ, process_group
-from convbert_edge.training import TRAINING_DATA, TrainConfig, train
+from convbert_edge.training import TrainConfig, train
 from convbert_edge.training.config import EMBEDDING_INITS
 
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune a ConvBERT classifier, tagger or question answerer on a "
         "packaged data set.",
     )
-    p.add_argument("--dataset", required=True, choices=sorted(TRAINING_DATA))
+    p.add_argument("--dataset", required=True, choices=sorted(DATASETS))
     p.add_argument("--out-dir", required=True, type=Path, help="checkpoint + MODEL_CARD.md")
     p.add_argument("--model-dir", type=_optional(Path), default=None, help="fine-tune this")
     p.add_argument("--preset", default=d.preset, choices=sorted(PRESETS), help="from scratch")
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--cache-dir", type=_optional(Path), default=None,
-        help="data cache; default $CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge",
+        help=f"data cache; default {CACHE_DIR_DEFAULT_HELP}",
     )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace a checkpoint in --out-dir")
     return p

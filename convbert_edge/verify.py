@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
+from convbert_edge.cache import CACHE_DIR_DEFAULT_HELP, cache_dir_for
 from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, add_verbose_flag, run_command
-from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
 from convbert_edge.errors import ConvBertEdgeError
 
 
@@ -36,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="adb[:SERIAL]|arm64",
         help="run the golden inputs on an Android phone with the demo app installed "
         "(docs/android.md), or with the aarch64 LiteRT/ExecuTorch under qemu-user "
-        "(arm64: docs/arm64.md; the environment is built under $CONVBERT_EDGE_CACHE/arm64 "
-        "on first use), and check the outputs here",
+        f"(arm64: docs/arm64.md; the environment is built under ({CACHE_DIR_DEFAULT_HELP})"
+        "/arm64 on first use), and check the outputs here",
     )
     add_verbose_flag(parser)
     return parser
@@ -55,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.device == "arm64":
                 from convbert_edge.runtime.arm64 import Arm64Options, verify_on_arm64
 
-                cache = Path(cache_dir_from_environ(os.environ) or DEFAULT_CACHE_DIR)
-                options = Arm64Options(cache_dir=cache.expanduser(), threads=args.threads)
+                cache = cache_dir_for(None, os.environ)
+                options = Arm64Options(cache_dir=cache, threads=args.threads)
                 result = verify_on_arm64(args.directory, options, log=say)
             else:
                 from convbert_edge.runtime.device import DeviceOptions, verify_on_device

@@ -20,6 +20,7 @@ from convbert_edge.errors import ExportError
 from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
+from convbert_edge.tasks import INPUT_NAMES
 
 if TYPE_CHECKING:
     from convbert_edge.distributed import Distributed
@@ -44,7 +45,7 @@ class PteResult:
 
 def _to_tuple(batch: dict[str, torch.Tensor] | tuple) -> tuple:
     if isinstance(batch, dict):
-        return (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        return tuple(batch[n] for n in INPUT_NAMES)
     return tuple(batch)
 
 

@@ -7,25 +7,14 @@ the task's truncation rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from convbert_edge.errors import ExportError
-from convbert_edge.tasks import Task
+from convbert_edge.tasks import INPUT_NAMES, Task
 
 DEFAULT_TEXTS = "movie_reviews"
-
-# data set name -> the texts of one example, in the order task_batches pairs them:
-# a snippet or article; a tweet's words; a question, then its paragraph.
-EXAMPLE_TEXTS: dict[str, Callable[[Any], list[str]]] = {
-    "movie_reviews": lambda e: [e.text],
-    "bbc_news": lambda e: [e.text],
-    "wnut16": lambda e: [" ".join(e.tokens)],
-    "squad": lambda e: [e.question, e.context],
-}
 
 
 def load_texts(
@@ -34,7 +23,7 @@ def load_texts(
     """``count`` real texts: from a data set by name (a split of it), or a text file.
 
     Args:
-        spec: None or a data set name (movie_reviews, bbc_news, wnut16, squad);
+        spec: None or a data set name of ``data.DATASETS`` (movie_reviews, squad, ...);
             otherwise the path of a UTF-8 text file with one text per line.
         split: "train" for calibration, "test" for golden inputs (held out from training
             and calibration alike; a data set without a test split gives its dev split).
@@ -49,15 +38,16 @@ def load_texts(
         texts = _read_text_file(path)
         source = str(path)
     else:
-        from convbert_edge.data import DataError, load_dataset
+        from convbert_edge.data import DATASETS, DataError
 
-        if spec not in EXAMPLE_TEXTS:
+        if spec not in DATASETS:
             raise ExportError(
                 f"calibration texts {spec!r}: neither a file nor a data set; data sets: "
-                f"{sorted(EXAMPLE_TEXTS)}"
+                f"{sorted(DATASETS)}"
             )
+        dataset = DATASETS[spec]
         try:
-            splits = load_dataset(spec, cache_dir)
+            splits = dataset.load(cache_dir)
         except DataError as err:
             raise ExportError(
                 f"calibration texts {spec!r}: {err}. Pass --calibration FILE with one text "
@@ -65,7 +55,7 @@ def load_texts(
             ) from None
         if split == "test" and getattr(splits, "test", None) is None:
             split = "dev"
-        texts = [t for e in getattr(splits, split) for t in EXAMPLE_TEXTS[spec](e)]
+        texts = [t for e in getattr(splits, split) for t in dataset.example_texts(e)]
         source = f"{spec}/{split}"
     if allow_fewer and 0 < len(texts) < count:
         count = len(texts) - len(texts) % 2
@@ -157,12 +147,7 @@ def task_batches(
                 max_length=seq_len,
                 return_tensors="np",
             )
-        out.append(
-            {
-                k: np.asarray(enc[k], np.int32)
-                for k in ("input_ids", "attention_mask", "token_type_ids")
-            }
-        )
+        out.append({k: np.asarray(enc[k], np.int32) for k in INPUT_NAMES})
     return out
 
 

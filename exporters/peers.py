@@ -208,7 +208,7 @@ def _write_artifact(out: Path, model_dir: Path, task: Task, peer: PeerModel, mod
     from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
     from convbert_edge.runtime.manifest import MANIFEST_NAME, Manifest, TensorSpec, sha256_file
     from convbert_edge.targets import MODEL_FILES, Target
-    from convbert_edge.tokenizer import ConvBertTokenizerFast
+    from convbert_edge.tokenizer import checkpoint_tokenizer
 
     from .artifact import artifact_directory
 
@@ -219,8 +219,7 @@ def _write_artifact(out: Path, model_dir: Path, task: Task, peer: PeerModel, mod
     with artifact_directory(out) as tmp:
         model_file = MODEL_FILES[target]
         atomic_write_bytes(tmp / model_file, peer.model)
-        has_vocab = (model_dir / "vocab.txt").is_file()
-        ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None).save_pretrained(tmp)
+        checkpoint_tokenizer(model_dir).save_pretrained(tmp)
         quant = _tflite_output_quant(tmp / model_file) if target is Target.TFLITE else {}
         manifest = Manifest(
             task=task.value,

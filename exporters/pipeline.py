@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convbert_edge.cache import default_cache_dir
 from convbert_edge.checkpoint import resolve_model_dir
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.distributed import Distributed
@@ -93,7 +94,7 @@ class ExportOptions:
     golden_samples: int = 32
     io_dtype: str = "float32"
     out: Path | None = None
-    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/convbert_edge").expanduser())
+    cache_dir: Path = field(default_factory=default_cache_dir)
     threads: int = 2
     qat: bool = False
     qat_steps: int | None = None

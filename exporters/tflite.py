@@ -18,11 +18,10 @@ import numpy as np
 
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize.recipes import Recipe
+from convbert_edge.tasks import INPUT_NAMES
 
 from .tflite_calibrated import calibrate, quantize_for
 from .tflite_ops import float_compute_ops, op_report
-
-INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
@@ -57,7 +56,7 @@ def convert(
             # By name: a list would be matched to the converted model's input tensors by
             # position, and their order (attention_mask first) is not the Keras one.
             for batch in batches:
-                yield {n: np.asarray(batch[n], np.int32) for n in INPUT_ORDER}
+                yield {n: np.asarray(batch[n], np.int32) for n in INPUT_NAMES}
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative

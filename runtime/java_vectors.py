@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from convbert_edge.io_utils import atomic_write
+from convbert_edge.tasks import INPUT_NAMES
 
 from .metrics import compare_output
 
@@ -73,7 +74,7 @@ def write_tokenizer_vectors(
         return_tensors="np",
     )
     arrays = {"texts": np.asarray(list(texts), dtype=np.str_)}
-    for key in ("input_ids", "attention_mask", "token_type_ids"):
+    for key in INPUT_NAMES:
         arrays[key] = np.asarray(enc[key], np.int32)
     return _save_npz(Path(path), arrays)
 

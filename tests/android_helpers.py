@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convbert_edge.cache import cache_dir_for
 from convbert_edge.exporters.spec import tolerance_for
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import GOLDEN_NAME, Manifest, TensorSpec, sha256_file
@@ -68,7 +69,7 @@ JAVAC_FLAGS = "-source 8 -target 8 -encoding UTF-8 -Xlint:all,-options -Werror".
 
 def platform_jar_path(environ: dict[str, str]) -> Path:
     """Where android_demo/tools/platform_jar.sh puts android.jar of API 23."""
-    cache = Path(environ.get("CONVBERT_EDGE_CACHE") or "~/.cache/convbert_edge").expanduser()
+    cache = cache_dir_for(None, environ)
     return cache / "android" / "android-23.jar"
 
 

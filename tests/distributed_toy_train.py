@@ -8,6 +8,7 @@ TOY_PID_DIR set, each rank writes its pid to TOY_PID_DIR/rank<RANK>.pid (the kil
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -15,10 +16,14 @@ from pathlib import Path
 from test_train import TOY
 
 from convbert_edge import train as train_cli
-from convbert_edge.training import TRAINING_DATA
+from convbert_edge.data import DATASETS
+from convbert_edge.training import loop
 
 if __name__ == "__main__":
-    TRAINING_DATA["toy"] = lambda cache_dir: TOY
+    # "toy" passes --dataset's choices and the config check as a registry name would;
+    # the loop is handed TOY instead of loading anything.
+    DATASETS["toy"] = dataclasses.replace(DATASETS["movie_reviews"], name="toy")
+    loop.training_data = lambda name, cache_dir: TOY
     if "TOY_PID_DIR" in os.environ:
         pid_file = Path(os.environ["TOY_PID_DIR"]) / f"rank{os.environ['RANK']}.pid"
         pid_file.write_text(str(os.getpid()))

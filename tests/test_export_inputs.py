@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,8 +20,12 @@ def fake_sets(monkeypatch):
     """Registry stand-ins: squad-like pairs with a dev split only, ner-like word lists."""
     qa = [SimpleNamespace(question=f"q{i}?", context=f"context {i}.") for i in range(6)]
     ner = [SimpleNamespace(tokens=("word", str(i))) for i in range(4)]
-    monkeypatch.setitem(data.DATASETS, "squad", lambda cache: SimpleNamespace(train=qa, dev=qa[3:]))
-    monkeypatch.setitem(data.DATASETS, "wnut16", lambda cache: SimpleNamespace(train=ner, dev=ner))
+    for name, splits in (
+        ("squad", SimpleNamespace(train=qa, dev=qa[3:])),
+        ("wnut16", SimpleNamespace(train=ner, dev=ner)),
+    ):
+        fake = dataclasses.replace(data.DATASETS[name], load=lambda cache, s=splits: s)
+        monkeypatch.setitem(data.DATASETS, name, fake)
 
 
 def test_question_answering_texts_stay_paired(fake_sets):

@@ -178,3 +178,15 @@ def test_truncation_error_names_the_strategy(tok):
         tok("a", "b c d e f g", truncation="only_first", max_length=5)
     with pytest.raises(TokenizerError, match="needs a text_pair"):
         tok("a b c d e f", truncation="only_second", max_length=5)
+
+
+def test_checkpoint_tokenizer_uses_the_directory_vocab_else_the_shipped_one(tmp_path):
+    from convbert_edge.tokenizer import checkpoint_tokenizer
+
+    assert checkpoint_tokenizer(tmp_path).vocab_size == 30522  # no vocab.txt: the shipped one
+    assert checkpoint_tokenizer(None).vocab_size == 30522
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"]
+    (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    tok = checkpoint_tokenizer(tmp_path)
+    assert tok.vocab_size == len(words)
+    assert tok.encode("hello world", padding="max_length", max_length=5) == [2, 5, 1, 3, 0]

@@ -25,7 +25,7 @@ from convbert_edge.torch_stack import (
     ConvBertForTokenClassification,
 )
 from convbert_edge.train import config_from_args, main
-from convbert_edge.training import TRAINING_DATA, LabelledTexts, TrainConfig, TrainingData, train
+from convbert_edge.training import LabelledTexts, TrainConfig, TrainingData, loop, train
 from convbert_edge.training.data import IGNORE_INDEX, LabelledWords, encode, encode_words
 from convbert_edge.training.embeddings import (
     init_word_embeddings,
@@ -163,7 +163,7 @@ def test_command_parses_back_to_the_same_config(tmp_path):
 )
 def test_bad_flags_exit_with_a_clear_message(tmp_path, capsys, monkeypatch, argv, message):
     # Data loading is replaced so that no flag test downloads anything.
-    monkeypatch.setitem(TRAINING_DATA, "movie_reviews", lambda cache_dir: TOY)
+    monkeypatch.setattr(loop, "training_data", lambda name, cache_dir: TOY)
     try:  # argparse refuses a malformed flag with SystemExit; the rest returns the code
         code = main(
             ["--dataset", "movie_reviews", "--out-dir", str(tmp_path), "--threads", "1", *argv]

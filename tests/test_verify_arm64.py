@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from convbert_edge.cache import cache_dir_for
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.exporters.pipeline import ExportOptions, export
 from convbert_edge.runtime.arm64.environment import (
@@ -48,7 +49,7 @@ TINY = dict(
     pad_token_id=0,
     max_position_embeddings=64,
 )
-CACHE = Path(os.environ.get("CONVBERT_EDGE_CACHE", "~/.cache/convbert_edge")).expanduser()
+CACHE = cache_dir_for(None, os.environ)
 
 
 def require_arm64(target: Target) -> None:

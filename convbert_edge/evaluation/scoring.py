@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from convbert_edge.data import DATASETS
 from convbert_edge.errors import ConfigError
 from convbert_edge.tasks import INPUT_NAMES, Task
-from convbert_edge.training.data import IGNORE_INDEX, TRAINING_DATA, encode, squad_dev_subset
+from convbert_edge.training.data import IGNORE_INDEX, encode, squad_dev_subset, training_data
 from convbert_edge.training.objectives import OBJECTIVES
 from convbert_edge.training.qa import (
     QaFeatures,
@@ -77,13 +78,6 @@ class EvalResult:
 
 # The output whose arg-max is the prediction, per task.
 _LOGITS = {Task.SEQUENCE_CLASSIFICATION: "logits", Task.TOKEN_CLASSIFICATION: "logits"}
-# Which split is held out: the test split where the data set has one, else dev.
-_DATASET_TASKS = {
-    "movie_reviews": Task.SEQUENCE_CLASSIFICATION,
-    "bbc_news": Task.SEQUENCE_CLASSIFICATION,
-    "wnut16": Task.TOKEN_CLASSIFICATION,
-    "squad": Task.QUESTION_ANSWERING,
-}
 
 
 def eval_set(
@@ -99,20 +93,19 @@ def eval_set(
     """A data set's held-out split tokenized as the artifacts see it.
 
     Args:
-        dataset: a name from convbert_edge.training.data.TRAINING_DATA.
+        dataset: a name from convbert_edge.data.DATASETS (its entry says the task).
         split: "test", or "dev"; a data set without a test split (wnut16) is scored on dev.
         batch: rows per call, the artifact's static batch size.
         limit: score only the first ``limit`` examples.
     """
-    if dataset not in _DATASET_TASKS:
-        raise ConfigError(
-            f"no evaluation for data set {dataset!r}; valid: {sorted(_DATASET_TASKS)}"
-        )
+    if dataset not in DATASETS:
+        raise ConfigError(f"no evaluation for data set {dataset!r}; valid: {sorted(DATASETS)}")
     if split not in ("test", "dev"):
         raise ConfigError(f"split must be 'test' or 'dev', not {split!r}")
-    if _DATASET_TASKS[dataset] is Task.QUESTION_ANSWERING:
+    task = DATASETS[dataset].task
+    if task is Task.QUESTION_ANSWERING:
         return _squad_set(tokenizer, seq_len, batch, limit, cache_dir)
-    data = TRAINING_DATA[dataset](cache_dir)
+    data = training_data(dataset, cache_dir)
     held_out = getattr(data, split) or data.dev
     name = f"{dataset}/{split if getattr(data, split) is not None else 'dev'}"
     encoded = encode(tokenizer, held_out.head(limit), seq_len)
@@ -128,7 +121,6 @@ def eval_set(
     for start in range(0, n, batch):
         rows = np.minimum(np.arange(start, start + batch), n - 1)  # fill with the last row
         calls.append({k: columns[k][rows].astype(np.int32) for k in INPUT_NAMES})
-    task = _DATASET_TASKS[dataset]
     metric = "accuracy" if task is Task.SEQUENCE_CLASSIFICATION else "entity F1"
     return EvalSet(name, task, metric, calls, encoded.labels.numpy(), dict(data.id2label))
 

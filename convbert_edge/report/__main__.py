@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from convbert_edge.cache import CACHE_DIR_DEFAULT_HELP, cache_dir_for
 from convbert_edge.cli import EXIT_OK, add_verbose_flag, run_command
-from convbert_edge.data.fetch import DEFAULT_CACHE_DIR, cache_dir_from_environ
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -88,8 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         default=None,
-        help="data sets, default model and "
-        "built artifacts (default $CONVBERT_EDGE_CACHE or ~/.cache/convbert_edge)",
+        help=f"data sets, default model and built artifacts (default {CACHE_DIR_DEFAULT_HELP})",
     )
     p.add_argument(
         "--rebuild",
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # transformers imports TensorFlow whenever installed; its PyTorch classes are all we use.
     os.environ.setdefault("USE_TF", "0")
-    cache = Path(args.cache_dir or cache_dir_from_environ(os.environ) or DEFAULT_CACHE_DIR)
+    cache = cache_dir_for(args.cache_dir, os.environ)
 
     def body(say) -> int:
         from convbert_edge.report import ReportOptions, run_report
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             seq_len=args.seq_len,
             shapes=args.shapes,
             skip_peers=args.skip_peers,
-            cache_dir=cache.expanduser(),
+            cache_dir=cache,
             rebuild=args.rebuild,
             eval_limit=args.eval_limit,
             dataset=args.dataset,

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from convbert_edge.cache import default_cache_dir
+from convbert_edge.data import default_dataset
+
 from .budget import ACCEPTANCE_THREADS, BUDGETS
 from .gemm import largest_linear, measure_gemm_limits, model_flops
 from .machine import MachineInfo, describe_machine
@@ -20,8 +23,6 @@ from .timing import LatencyStats, round_robin
 from .variants import SHAPE_VARIANTS, VARIANTS, BuildContext, NotAvailable, build_variant
 from .workers import settling_for, variant_worker
 
-# The held-out data set each task is scored on.
-TASK_DATASETS = {"sequence-classification": "movie_reviews", "token-classification": "wnut16"}
 PACKAGES = (
     "torch",
     "executorch",
@@ -58,7 +59,7 @@ class ReportOptions:
     seq_len: int = 128
     shapes: tuple[str, ...] = ()
     skip_peers: bool = False
-    cache_dir: Path = field(default_factory=lambda: Path("~/.cache/convbert_edge").expanduser())
+    cache_dir: Path = field(default_factory=default_cache_dir)
     rebuild: bool = False
     eval_limit: int | None = None
     dataset: str | None = None
@@ -78,25 +79,19 @@ class Report:
 def _calls_for(model_dir: Path, task: str, seq_len: int, n: int, cache_dir: Path):
     """(example call, calibration calls) from the training split, as the pipeline makes them."""
     from convbert_edge.exporters.inputs import load_texts, task_batches
+    from convbert_edge.tokenizer import checkpoint_tokenizer
 
     cache = {}
 
     def calls():
         if not cache:
-            tok = _tokenizer(model_dir)
+            tok = checkpoint_tokenizer(model_dir)
             texts = load_texts(None, n, "train", cache_dir)
             calib = task_batches(tok, texts, task, 1, seq_len)
             cache["v"] = (calib[0], calib)
         return cache["v"]
 
     return calls
-
-
-def _tokenizer(model_dir: Path):
-    from convbert_edge.tokenizer import ConvBertTokenizerFast
-
-    has_vocab = (model_dir / "vocab.txt").is_file()
-    return ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
 
 
 def _size_mb(spec: RunnerSpec) -> float:
@@ -136,16 +131,17 @@ def _build_all(names: list[str], ctx: BuildContext, log) -> tuple[list[VariantRe
 
 def _score_all(section: Section, specs: dict, ctx: BuildContext, options: ReportOptions, log):
     from convbert_edge.evaluation import agreement, eval_set
+    from convbert_edge.tokenizer import checkpoint_tokenizer
 
     from .accuracy import scored
 
-    dataset = options.dataset or TASK_DATASETS.get(section.task)
+    dataset = options.dataset or default_dataset(section.task)
     if dataset is None:
         section.notes.append(f"accuracy not measured: no held-out data set for {section.task}")
         return
     data = eval_set(
         dataset,
-        _tokenizer(ctx.model_dir),
+        checkpoint_tokenizer(ctx.model_dir),
         section.seq_len,
         limit=options.eval_limit,
         cache_dir=options.cache_dir,

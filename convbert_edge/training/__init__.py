@@ -1,7 +1,7 @@
 """Fine-tuning ConvBERT models: ``python -m convbert_edge.train`` calls ``train(TrainConfig)``.
 
 - config: TrainConfig, the whole run as one dataclass, and the command that repeats it.
-- data: the data sets a run can use (TRAINING_DATA) and their tokenized splits.
+- data: a data set of data.DATASETS as texts and labels (training_data), tokenized splits.
 - embeddings: MiniLM word embeddings reduced by PCA, to start a model from scratch.
 - objectives: per task, the model class, loss and dev metrics (accuracy, entity F1,
   SQuAD exact match and F1).
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from convbert_edge.training.config import TrainConfig
 from convbert_edge.training.data import (
-    TRAINING_DATA,
     LabelledTexts,
     LabelledWords,
     Questions,
     TrainingData,
+    training_data,
 )
 from convbert_edge.training.loop import train
 from convbert_edge.training.results import EpochResult, TrainResult
 
 __all__ = [
-    "TRAINING_DATA",
     "EpochResult",
     "LabelledTexts",
     "LabelledWords",
@@ -34,4 +33,5 @@ __all__ = [
     "TrainResult",
     "TrainingData",
     "train",
+    "training_data",
 ]

@@ -20,7 +20,7 @@ class TrainConfig:
     """A fine-tuning run: data, starting model, recipe and where the result goes.
 
     Args:
-        dataset: a data set name of ``training.data.TRAINING_DATA`` ("movie_reviews", ...).
+        dataset: a data set name of ``data.DATASETS`` ("movie_reviews", ...).
         out_dir: where the best checkpoint, vocab.txt, MODEL_CARD.md and metrics.json go.
         model_dir: fine-tune this checkpoint (a fresh head is put on it); None trains
             from scratch with ``preset`` and ``num_layers``.

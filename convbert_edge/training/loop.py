@@ -23,18 +23,18 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
 from convbert_edge.config import ConvBertConfig
+from convbert_edge.data import DATASETS
 from convbert_edge.distributed import Distributed, all_reduce
 from convbert_edge.errors import ConfigError
 from convbert_edge.io_utils import atomic_write_text
-from convbert_edge.tokenizer import ConvBertTokenizerFast
+from convbert_edge.tokenizer import checkpoint_tokenizer
 from convbert_edge.training import data_parallel
 from convbert_edge.training.config import TrainConfig
-from convbert_edge.training.data import TRAINING_DATA, TrainingData, encode
+from convbert_edge.training.data import TrainingData, encode, training_data
 from convbert_edge.training.embeddings import minilm_start
 from convbert_edge.training.model_card import write_model_card
 from convbert_edge.training.objectives import OBJECTIVES, Objective, evaluate
@@ -109,7 +109,7 @@ def train(
         log: where progress lines go (rank 0's only).
         distributed: this process's rank in an open process group; None: one process.
     """
-    config.validate(tuple(TRAINING_DATA) if data is None else (data.name,))
+    config.validate(tuple(DATASETS) if data is None else (data.name,))
     micro = data_parallel.micro_batch_size(config.batch_size, config.accumulate, distributed)
     main = distributed is None or distributed.is_main
     if not main:
@@ -117,9 +117,9 @@ def train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     if data is None:
-        data = TRAINING_DATA[config.dataset](config.cache_dir)
+        data = training_data(config.dataset, config.cache_dir)
     objective = OBJECTIVES[data.task]
-    tokenizer = ConvBertTokenizerFast.from_pretrained(_vocab_dir(config.model_dir))
+    tokenizer = checkpoint_tokenizer(config.model_dir)
     train_split = data.train.head(config.max_train_examples)
     dev_split = data.dev.head(config.max_eval_examples)
     train_set = encode(tokenizer, train_split, config.seq_len, training=True)
@@ -287,10 +287,3 @@ def _named(scores: dict[str, float], split: str) -> str:
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The data order of an epoch depends on (seed, epoch) only, not on the global RNG."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
-def _vocab_dir(model_dir: Path | None) -> Path | None:
-    """The checkpoint's own vocabulary if it has one, else the shipped one (None)."""
-    if model_dir is not None and (model_dir / "vocab.txt").is_file():
-        return model_dir
-    return None

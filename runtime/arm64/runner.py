@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from convbert_edge import errors as core_errors
+from convbert_edge.cache import DEFAULT_CACHE_DIR
 from convbert_edge.errors import ArtifactError
 from convbert_edge.targets import Target
 
@@ -63,7 +64,7 @@ class Arm64Options:
         recipe: what the environment is built from.
     """
 
-    cache_dir: Path = Path("~/.cache/convbert_edge")
+    cache_dir: Path = DEFAULT_CACHE_DIR
     threads: int = 2
     timeout_s: float | None = None
     recipe: Arm64Recipe = field(default_factory=Arm64Recipe)
