@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-arm64 lint clean android-platform-jar arm64-tools
+.PHONY: demo test test-fast test-arm64 lint clean android-platform-jar arm64-tools
 
 # The report's peer paths (the [peers] extra: litert-torch and its dependencies) are
 # installed pinned and with --no-deps: resolving them would downgrade typing-extensions
@@ -29,9 +29,15 @@ demo: $(STAMP)
 	$(BIN)/python -m convbert_edge.report
 
 # Everything, slow tests included, but the ExecuTorch-on-arm64 check (about 12 minutes
-# and 4 GB of aarch64 wheels the first time): that is `make test-arm64`.
+# and 4 GB of aarch64 wheels the first time): that is `make test-arm64`. Two pytest-xdist
+# workers: most tests are single-threaded Python (tracing, lowering, subprocess start-up),
+# so two workers keep both cores busy; shared caches are written atomically or under a lock.
 test: $(STAMP) android-platform-jar arm64-tools
-	$(BIN)/python -m pytest -q -m "not arm64_executorch"
+	$(BIN)/python -m pytest -q -n 2 -m "not arm64_executorch"
+
+# The fast tier: no slow test, no network, a few minutes; run it while changing code.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The arm64 checks alone, the ExecuTorch one included (docs/arm64.md).
 test-arm64: $(STAMP) arm64-tools

@@ -90,18 +90,40 @@ def _mutate(artifact: Path, destination: Path, rng: np.random.Generator) -> Path
     return art
 
 
+@pytest.fixture(scope="module")
+def int8_artifact(tiny_checkpoint_dir, tmp_path_factory):
+    """target -> the tiny checkpoint's verified int8 artifact, exported on first use (once
+    per module and worker)."""
+    made: dict[str, Path] = {}
+
+    def get(target: str) -> Path:
+        if target not in made:
+            out = tmp_path_factory.mktemp(target) / "original"
+            assert export_main(export_args(tiny_checkpoint_dir, out, target, "--int8")) == 0
+            made[target] = out
+        return made[target]
+
+    return get
+
+
+# MUTANTS per target, in parts that pytest-xdist can run side by side (a .pte mutant costs a
+# guarded child that imports torch: seconds each)
+PARTS = 4
+
+
+@pytest.mark.parametrize("part", range(PARTS))
 @pytest.mark.parametrize("target", ["tflite", "executorch"])
-def test_byte_mutation_fuzz_gives_only_contract_exit_codes(checkpoint, tmp_path, target, capsys):
-    artifact = tmp_path / "original"
-    assert export_main(export_args(checkpoint, artifact, target, "--int8")) == 0
-    rng = np.random.default_rng(14 if target == "tflite" else 15)
+def test_byte_mutation_fuzz_gives_only_contract_exit_codes(
+    int8_artifact, tmp_path, target, part, capsys
+):
+    rng = np.random.default_rng((14 if target == "tflite" else 15, part))
     codes = Counter()
     start = time.perf_counter()
-    for i in range(MUTANTS):
-        mutant = _mutate(artifact, tmp_path / f"m{i}", rng)
+    for i in range(MUTANTS // PARTS):
+        mutant = _mutate(int8_artifact(target), tmp_path / f"m{i}", rng)
         codes[verify_main([str(mutant)])] += 1
         said = capsys.readouterr()
         assert "Traceback" not in said.err + said.out
     seconds = time.perf_counter() - start
-    print(f"{target}: {MUTANTS} mutants in {seconds:.0f} s, exit codes {dict(codes)}")
+    print(f"{target} part {part}: {MUTANTS // PARTS} mutants in {seconds:.0f} s, {dict(codes)}")
     assert set(codes) <= {0, 1, 2}, codes
