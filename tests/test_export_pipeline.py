@@ -10,6 +10,7 @@ from dataclasses import replace as dataclasses_replace
 import numpy as np
 import pytest
 import torch
+from reliability_helpers import TEXTS
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ArtifactError, ExportError
@@ -52,6 +53,7 @@ def checkpoints(tmp_path_factory):
 
 
 def _export(checkpoints, tmp_path, task, target, quant, log=lambda _: None, **kw):
+    kw.setdefault("calibration", str(TEXTS))  # no download in the fast tier
     options = ExportOptions(
         target=target,
         quantization=quant,
@@ -406,6 +408,7 @@ def test_tflite_linear_scope_exports_verifies_and_is_named(checkpoints, tmp_path
     options = ExportOptions(
         target="tflite", quantization="int8", model=str(checkpoints[task]), task=task,
         seq_len=SEQ, golden_samples=4, calibration_samples=16, int8_scope="linear",
+        calibration=str(TEXTS),
     )  # fmt: skip
     assert options.int8_scope == "linear"
     result = export(dataclasses_replace(options, out=tmp_path / "lin"), log=lambda _: None)

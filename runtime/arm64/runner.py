@@ -43,6 +43,8 @@ STAGED_RUNTIME = (
     "__init__.py",
     "manifest.py",
     "session.py",
+    "litert.py",
+    "pte.py",
     "input_checks.py",
     "crash_guard.py",
     "outputs.py",
