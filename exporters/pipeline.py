@@ -1,7 +1,11 @@
 """The export pipeline: checkpoint -> model stack -> quantize -> convert -> artifact -> verify.
 
-``export(ExportOptions(...))`` is everything ``python -m convbert_edge.export`` does, as a
-straight line of steps; each step reports its progress and duration through ``log``.
+``export(ExportOptions(...))`` is everything ``python -m convbert_edge.export`` does.
+``_export`` reads as the list of its stages: each a function of this module that takes
+typed inputs and returns a typed result (``Source``, ``Texts``, a ``ModelStack``,
+``Converted``, ``Manifest``, ``VerifyResult``) handed explicitly to the stages after it.
+``STAGES`` declares the numbered ones with their titles and the options they run for;
+the '[k/n] ...' progress lines and durations come from it (exporters/progress.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +27,7 @@ from convbert_edge.config import ConvBertConfig
 from convbert_edge.distributed import Distributed
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
-from convbert_edge.quantize.recipes import INT8_SCOPES, recipe_for
+from convbert_edge.quantize.recipes import INT8_SCOPES, Recipe, recipe_for
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import (
     GOLDEN_NAME,
@@ -35,11 +40,16 @@ from convbert_edge.runtime.verify import VerifyResult, verify_artifact
 from convbert_edge.targets import MODEL_FILES, Quantization, Target
 from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
 
-from .artifact import staged_artifact
+from . import selection
+from .artifact import Staging, staged_artifact
 from .inputs import load_texts, stack_calls, task_batches
-from .selection import check_qat, choose_within_budget
+from .progress import Progress, Stage
+from .selection import QatCheck
 from .spec import offer, qat_targets, tolerance_for
-from .stacks import KerasStack, QatSettings, TorchStack
+from .stacks import Call, Converted, KerasStack, ModelStack, Outputs, QatSettings, TorchStack
+
+if TYPE_CHECKING:
+    from convbert_edge.tokenizer import ConvBertTokenizerFast
 
 
 @dataclass
@@ -189,6 +199,7 @@ SCOPE_BRIEF: dict[str, str] = {
     "all": "the integer-only model, for NPU/DSP/Edge TPU delegates",
 }
 
+
 def task_of(config: ConvBertConfig) -> Task:
     """The head a checkpoint was saved with (its config's architectures), else the base model."""
     for arch in config.extra.get("architectures") or ():
@@ -197,32 +208,58 @@ def task_of(config: ConvBertConfig) -> Task:
     return Task.BASE
 
 
-class _Steps:
-    """Numbered progress lines with durations: '[2/7] tokenizing ... 0.4 s'."""
-
-    def __init__(self, total: int, log: Callable[[str], None]):
-        self.total, self.n, self.log = total, 0, log
-
-    def __call__(self, what: str):
-        self.n += 1
-        self.log(f"[{self.n}/{self.total}] {what} ...")
-        return _Timer(self.log)
+Log = Callable[[str], None]
 
 
-class _Timer:
-    def __init__(self, log):
-        self.log = log
+@dataclass(frozen=True)
+class Source:
+    """``resolve``'s result: the checkpoint and what its config says.
 
-    def __enter__(self):
-        self.t = time.perf_counter()
-        return self
+    Args:
+        model_dir: the checkpoint directory (a hub id resolved, or the embedded default).
+        name: the first part of the default artifact name: the directory's name, or
+            the default model's.
+        config: its config.
+        task: the head exported: --task, else the checkpoint's own.
+        default: no --model was given (the embedded default model).
+    """
 
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.log(f"      done in {time.perf_counter() - self.t:.1f} s")
+    model_dir: Path
+    name: str
+    config: ConvBertConfig
+    task: Task
+    default: bool
 
 
-def export(options: ExportOptions, log: Callable[[str], None] = print) -> ExportResult:
+@dataclass(frozen=True)
+class Texts:
+    """``tokenize``'s result: the tokenizer and the calls the later stages run.
+
+    Args:
+        tokenizer: the checkpoint's vocabulary, or the shipped one (``has_vocab`` False).
+        has_vocab: the checkpoint has its own vocab.txt.
+        golden_texts / golden: the golden bundle's texts and their calls.
+        calibration: static int8's calibration calls ([] for other recipes).
+        qat: QAT's training calls ([] without --qat).
+    """
+
+    tokenizer: ConvBertTokenizerFast
+    has_vocab: bool
+    golden_texts: list[str]
+    golden: list[Call]
+    calibration: list[Call]
+    qat: list[Call]
+
+
+# The stack that feeds each target.
+STACKS: dict[Target, type[TorchStack] | type[KerasStack]] = {
+    Target.TFLITE: KerasStack,
+    Target.EXECUTORCH: TorchStack,
+    Target.ONNX: TorchStack,
+}
+
+
+def export(options: ExportOptions, log: Log = print) -> ExportResult:
     """Export one artifact, verify it, and publish it; returns where it is and the verdict.
 
     Everything is written and verified in a staging directory beside the destination
@@ -234,14 +271,34 @@ def export(options: ExportOptions, log: Callable[[str], None] = print) -> Export
         return _export(options, log, cleanup)
 
 
-def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) -> ExportResult:
-    from convbert_edge.default_model import DEFAULT_LABEL, DEFAULT_NAME, default_checkpoint
-    from convbert_edge.tokenizer import ConvBertTokenizerFast
-
+def _export(o: ExportOptions, log: Log, cleanup: ExitStack) -> ExportResult:
+    """The stages in order; ``step`` numbers those of STAGES (and skips what they skip)."""
     start = time.perf_counter()
-    # resolve, tokenize, build, reference, convert, write, verify; with --qat also train
-    # and (with the fallback) check
-    step = _Steps(7 + (1 + o.qat_fallback if o.qat else 0), log)
+    recipe = plan_recipe(o, log)
+    staging = cleanup.enter_context(staged_artifact(o.out)) if o.out else None
+    with Progress(STAGES, o, log) as step:
+        source = step(resolve, o, log)
+        if staging is None:  # the default name; selection may still add "-mixed" to it
+            staging = cleanup.enter_context(staged_artifact(_default_out(o, source, recipe)))
+        texts = step(tokenize, o, source, recipe, log)
+        stack = step(build, o, source)
+        reference = step(fp32_reference, stack, texts, source)
+        recipe = select_recipe(o, stack, recipe, texts, source, log)
+        trained = step(train_qat, o, stack, recipe, texts, log)  # None without --qat
+        check = step(check_qat, o, stack, trained, recipe, texts, log)
+        recipe, shipped = qat_verdict(recipe, trained, check)
+        converted = step(convert, o, stack, recipe, texts, shipped, log)
+        manifest = step(
+            write_artifact, o, staging.tmp, source, texts, reference, recipe, converted, check
+        )
+        verified = step(verify, o, staging.tmp)
+    final, verified = publish(o, staging, source, recipe, verified, log)
+    return ExportResult(final, manifest, verified, time.perf_counter() - start)
+
+
+def plan_recipe(o: ExportOptions, log: Log) -> Recipe:
+    """The recipe the options ask for: its int8 scope and why, and with --qat how it is
+    trained (recipe selection may still replace it; --qat excludes selection)."""
     recipe = recipe_for(o.quantization)
     if recipe.activations == "static":
         recipe = recipe_for(
@@ -258,100 +315,6 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
             log(f"int8 scope: {o.int8_scope} ({SCOPE_BRIEF[o.int8_scope]})")
         if o.calibration_samples < 200:
             log(f"note: calibrating on {o.calibration_samples} texts; 200 or more are recommended")
-
-    staging = cleanup.enter_context(staged_artifact(o.out)) if o.out else None
-    with step("resolving the checkpoint"):
-        if o.model is None:
-            log(f"      no --model given: using the embedded default, {DEFAULT_LABEL}")
-            model_dir = default_checkpoint()
-            model_name = DEFAULT_NAME
-        else:
-            model_dir = resolve_model_dir(o.model)
-            model_name = Path(str(o.model).rstrip("/")).name
-        config = ConvBertConfig.from_pretrained(model_dir)
-        task = o.task or task_of(config)
-        if o.seq_len > config.max_position_embeddings:
-            raise ExportError(
-                f"--seq-len {o.seq_len} is longer than this model's position table "
-                f"(max_position_embeddings {config.max_position_embeddings}): use at most "
-                f"{config.max_position_embeddings}"
-            )
-        log(
-            f"      {model_dir} · task {task.value} · {config.num_hidden_layers} layers, "
-            f"hidden {config.hidden_size}"
-        )
-    if staging is None:  # the default name; selection may still add "-mixed" to it
-        staging = cleanup.enter_context(
-            staged_artifact(_default_out(model_name, task, o.target, recipe, o.qat))
-        )
-
-    with step("tokenizing calibration and golden texts"):
-        has_vocab = (Path(model_dir) / "vocab.txt").is_file()
-        if not has_vocab and o.model is not None:
-            log(
-                f"      note: {model_dir} has no vocab.txt; using the shipped vocabulary "
-                "(bert-base-uncased's, the public ConvBERT checkpoints' own). If the model "
-                "was trained with another, put its vocab.txt in that directory"
-            )
-        tokenizer = ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
-        if tokenizer.vocab_size != config.vocab_size:
-            raise ExportError(
-                f"the vocabulary has {tokenizer.vocab_size} tokens but the model was trained with "
-                f"{config.vocab_size}: put the checkpoint's own vocab.txt in {model_dir}"
-            )
-        per_call = o.batch * (
-            {Task.MULTIPLE_CHOICE: o.num_choices + 1, Task.QUESTION_ANSWERING: 2}.get(task, 1)
-        )
-        golden_texts = load_texts(
-            o.calibration, o.golden_samples * per_call // o.batch, "test", o.cache_dir
-        )
-        golden_calls = task_batches(
-            tokenizer, golden_texts, task, o.batch, o.seq_len, o.num_choices
-        )
-        calib_calls = []
-        if recipe.activations == "static":
-            calib_texts = load_texts(
-                o.calibration, o.calibration_samples * per_call // o.batch, "train", o.cache_dir
-            )
-            calib_calls = task_batches(
-                tokenizer, calib_texts, task, o.batch, o.seq_len, o.num_choices
-            )
-        qat_calls = []
-        if o.qat:
-            # Training texts for the student: as many as it visits, up to the whole split.
-            wanted = o.qat_steps * o.qat_accumulate * per_call // o.batch
-            qat_texts = load_texts(o.calibration, wanted, "train", o.cache_dir, allow_fewer=True)
-            qat_calls = task_batches(tokenizer, qat_texts, task, o.batch, o.seq_len, o.num_choices)
-        log(
-            f"      {len(golden_calls)} golden calls, {len(calib_calls)} calibration calls"
-            + (f", {len(qat_calls)} QAT training calls" if o.qat else "")
-        )
-
-    with step(f"building the {'Keras' if o.target is Target.TFLITE else 'PyTorch'} model"):
-        stack = (
-            KerasStack(model_dir, task)
-            if o.target is Target.TFLITE
-            else TorchStack(model_dir, task)
-        )
-
-    with step("computing fp32 reference outputs"):
-        reference = stack_calls([stack.run(call) for call in golden_calls])
-        for name, values in reference.items():
-            if not np.isfinite(values).all():
-                raise ExportError(
-                    f"the fp32 model gives non-finite values (NaN or inf) in {name!r} on the "
-                    f"golden texts: the checkpoint {model_dir} is broken; check its weights "
-                    "and config"
-                )
-
-    if o.max_accuracy_drop is not None:
-        log(f"      choosing a recipe within {o.max_accuracy_drop} points of fp32 ...")
-        choice = choose_within_budget(
-            stack, o.target, recipe, calib_calls, tokenizer, config.num_hidden_layers, o, log
-        )
-        recipe = choice.chosen.recipe
-    quantization = Quantization.parse(recipe.quantization)  # fp32 when selection said so
-
     if o.qat:
         recipe = dataclasses.replace(
             recipe,
@@ -361,88 +324,265 @@ def _export(o: ExportOptions, log: Callable[[str], None], cleanup: ExitStack) ->
                 f"lr {o.qat_lr}, self-distillation from the fp32 model",
             ),
         )
-    qat_check, ship_qat = None, o.qat
+    return recipe
+
+
+def resolve(o: ExportOptions, log: Log) -> Source:
+    """The checkpoint directory (--model, else the embedded default) and its config."""
+    from convbert_edge.default_model import DEFAULT_LABEL, DEFAULT_NAME, default_checkpoint
+
+    if o.model is None:
+        log(f"      no --model given: using the embedded default, {DEFAULT_LABEL}")
+        model_dir = default_checkpoint()
+        model_name = DEFAULT_NAME
+    else:
+        model_dir = resolve_model_dir(o.model)
+        model_name = Path(str(o.model).rstrip("/")).name
+    config = ConvBertConfig.from_pretrained(model_dir)
+    task = o.task or task_of(config)
+    if o.seq_len > config.max_position_embeddings:
+        raise ExportError(
+            f"--seq-len {o.seq_len} is longer than this model's position table "
+            f"(max_position_embeddings {config.max_position_embeddings}): use at most "
+            f"{config.max_position_embeddings}"
+        )
+    log(
+        f"      {model_dir} · task {task.value} · {config.num_hidden_layers} layers, "
+        f"hidden {config.hidden_size}"
+    )
+    return Source(model_dir, model_name, config, task, default=o.model is None)
+
+
+def tokenize(o: ExportOptions, source: Source, recipe: Recipe, log: Log) -> Texts:
+    """The golden texts and, as the recipe and --qat need them, calibration and QAT
+    training texts, tokenized at the export shape."""
+    from convbert_edge.tokenizer import ConvBertTokenizerFast
+
+    model_dir, config, task = source.model_dir, source.config, source.task
+    has_vocab = (Path(model_dir) / "vocab.txt").is_file()
+    if not has_vocab and not source.default:
+        log(
+            f"      note: {model_dir} has no vocab.txt; using the shipped vocabulary "
+            "(bert-base-uncased's, the public ConvBERT checkpoints' own). If the model "
+            "was trained with another, put its vocab.txt in that directory"
+        )
+    tokenizer = ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ExportError(
+            f"the vocabulary has {tokenizer.vocab_size} tokens but the model was trained with "
+            f"{config.vocab_size}: put the checkpoint's own vocab.txt in {model_dir}"
+        )
+    per_call = o.batch * (
+        {Task.MULTIPLE_CHOICE: o.num_choices + 1, Task.QUESTION_ANSWERING: 2}.get(task, 1)
+    )
+
+    def calls(texts: list[str]) -> list[Call]:
+        return task_batches(tokenizer, texts, task, o.batch, o.seq_len, o.num_choices)
+
+    golden_texts = load_texts(
+        o.calibration, o.golden_samples * per_call // o.batch, "test", o.cache_dir
+    )
+    golden_calls = calls(golden_texts)
+    calib_calls = []
+    if recipe.activations == "static":
+        wanted = o.calibration_samples * per_call // o.batch
+        calib_calls = calls(load_texts(o.calibration, wanted, "train", o.cache_dir))
+    qat_calls = []
     if o.qat:
-        settings = QatSettings(
-            o.qat_steps, o.qat_accumulate, o.qat_lr, qat_calls, log, o.distributed
-        )
-        with step(f"quantization-aware training for {o.target.value}"):
-            stack.train_qat(recipe, golden_calls[0], calib_calls, settings)
-        if o.qat_fallback:
-            with step("checking QAT against post-training int8 on labelled dev data"):
-                qat_check = check_qat(stack, recipe, calib_calls, tokenizer, o, log)
-        if qat_check is not None:
-            recipe = dataclasses.replace(recipe, notes=(*recipe.notes, qat_check.summary()))
-            ship_qat = qat_check.shipped == "qat"
-    with step(f"converting to {o.target.value} {quantization.value}{' (QAT)' if ship_qat else ''}"):
-        model_bytes, float_ops = stack.convert(
-            o.target, recipe, golden_calls[0], calib_calls, qat=ship_qat
-        )
-        log(f"      {len(model_bytes) / 1e6:.1f} MB")
+        # Training texts for the student: as many as it visits, up to the whole split.
+        wanted = o.qat_steps * o.qat_accumulate * per_call // o.batch
+        qat_calls = calls(load_texts(o.calibration, wanted, "train", o.cache_dir, allow_fewer=True))
+    log(
+        f"      {len(golden_calls)} golden calls, {len(calib_calls)} calibration calls"
+        + (f", {len(qat_calls)} QAT training calls" if o.qat else "")
+    )
+    return Texts(tokenizer, has_vocab, golden_texts, golden_calls, calib_calls, qat_calls)
 
-    out = Path(o.out) if o.out else _default_out(model_name, task, o.target, recipe, o.qat)
-    tmp = staging.tmp
-    with step(f"writing the artifact (staged in {tmp.parent})"):
-        model_file = MODEL_FILES[o.target]
-        atomic_write_bytes(tmp / model_file, model_bytes)
-        tokenizer.save_pretrained(tmp)
-        golden = GoldenBundle(
-            inputs=stack_calls(golden_calls),
-            outputs=reference,
-            tolerance=tolerance_for(o.target, quantization),
-            texts=golden_texts,
-        )
-        golden.save(tmp / GOLDEN_NAME)
-        manifest = Manifest(
-            task=task.value,
-            target=o.target.value,
-            quantization=quantization.value,
-            model_file=model_file,
-            model_sha256=sha256_file(tmp / model_file),
-            golden_sha256=sha256_file(tmp / GOLDEN_NAME),
-            seq_len=o.seq_len,
-            batch=o.batch,
-            inputs=[TensorSpec(n, "int32", tuple(golden_calls[0][n].shape)) for n in INPUT_NAMES],
-            outputs=_output_specs(o.target, tmp / model_file, reference),
-            labels=[config.id2label[i] for i in sorted(config.id2label)]
-            if task in (Task.SEQUENCE_CLASSIFICATION, Task.TOKEN_CLASSIFICATION)
-            else [],
-            recipe=recipe.as_dict(),
-            float_ops=float_ops,
-            source={
-                "checkpoint": str(model_dir),
-                "model": model_name,
-                "default_model": DEFAULT_LABEL if o.model is None else None,
-                "vocab_sha256": sha256_file(tmp / "vocab.txt"),
-                "vocab": "checkpoint" if has_vocab else "shipped (the checkpoint has none)",
-                "calibration": o.calibration or "movie_reviews",
-                "qat": o.qat,
-                "qat_check": qat_check.as_dict() if qat_check is not None else None,
-            },
-            tools=_tool_versions(o.target),
-            vocab_size=config.vocab_size,
-            type_vocab_size=config.type_vocab_size,
-        )
-        atomic_write_text(tmp / MANIFEST_NAME, manifest.to_json())
 
-    with step("verifying against the fp32 reference"):
-        result = verify_artifact(tmp, threads=o.threads)
-    final = dataclasses.replace(staging, out=out).publish(verified=result.passed)
-    result = dataclasses.replace(result, directory=str(final))
-    log(result.table())
+def build(o: ExportOptions, source: Source) -> ModelStack:
+    """The fp32 model, in the stack that feeds the target (STACKS)."""
+    return STACKS[o.target](source.model_dir, source.task)
+
+
+def fp32_reference(stack: ModelStack, texts: Texts, source: Source) -> Outputs:
+    """The fp32 outputs on the golden calls, stacked; refused when not all finite."""
+    reference = stack_calls([stack.run(call) for call in texts.golden])
+    for name, values in reference.items():
+        if not np.isfinite(values).all():
+            raise ExportError(
+                f"the fp32 model gives non-finite values (NaN or inf) in {name!r} on the "
+                f"golden texts: the checkpoint {source.model_dir} is broken; check its weights "
+                "and config"
+            )
+    return reference
+
+
+def select_recipe(
+    o: ExportOptions, stack: ModelStack, recipe: Recipe, texts: Texts, source: Source, log: Log
+) -> Recipe:
+    """With --max-accuracy-drop, the fastest recipe within it (selection.py); else ``recipe``."""
+    if o.max_accuracy_drop is None:
+        return recipe
+    log(f"      choosing a recipe within {o.max_accuracy_drop} points of fp32 ...")
+    choice = selection.choose_within_budget(
+        stack, o.target, recipe, texts.calibration, texts.tokenizer,
+        source.config.num_hidden_layers, o, log,
+    )  # fmt: skip
+    return choice.chosen.recipe
+
+
+def train_qat(o: ExportOptions, stack: ModelStack, recipe: Recipe, texts: Texts, log: Log):
+    """--qat: a QAT-trained copy of the fp32 model (the stack's own frozen type)."""
+    settings = QatSettings(o.qat_steps, o.qat_accumulate, o.qat_lr, texts.qat, log, o.distributed)
+    return stack.train_qat(recipe, texts.golden[0], texts.calibration, settings)
+
+
+def check_qat(
+    o: ExportOptions, stack: ModelStack, trained, recipe: Recipe, texts: Texts, log: Log
+) -> QatCheck | None:
+    """QAT against post-training int8 on labelled dev data; None when there is none."""
+    return selection.check_qat(stack, trained, recipe, texts.calibration, texts.tokenizer, o, log)
+
+
+def qat_verdict(recipe: Recipe, trained, check: QatCheck | None) -> tuple[Recipe, object]:
+    """The recipe with the QAT check's verdict in its notes, and the QAT model to ship:
+    ``trained``, or None (post-training int8) when the check chose that."""
+    if check is None:
+        return recipe, trained
+    recipe = dataclasses.replace(recipe, notes=(*recipe.notes, check.summary()))
+    return recipe, trained if check.shipped == "qat" else None
+
+
+def convert(
+    o: ExportOptions, stack: ModelStack, recipe: Recipe, texts: Texts, qat, log: Log
+) -> Converted:
+    """The target's model file: ``recipe`` after training, or the QAT model ``qat``."""
+    converted = stack.convert(o.target, recipe, texts.golden[0], texts.calibration, qat=qat)
+    log(f"      {len(converted.model) / 1e6:.1f} MB")
+    return converted
+
+
+def write_artifact(
+    o: ExportOptions,
+    tmp: Path,
+    source: Source,
+    texts: Texts,
+    reference: Outputs,
+    recipe: Recipe,
+    converted: Converted,
+    check: QatCheck | None,
+) -> Manifest:
+    """The model file, tokenizer files, golden bundle and manifest, written into ``tmp``."""
+    from convbert_edge.default_model import DEFAULT_LABEL
+
+    config, task = source.config, source.task
+    quantization = Quantization.parse(recipe.quantization)
+    model_file = MODEL_FILES[o.target]
+    atomic_write_bytes(tmp / model_file, converted.model)
+    texts.tokenizer.save_pretrained(tmp)
+    golden = GoldenBundle(
+        inputs=stack_calls(texts.golden),
+        outputs=reference,
+        tolerance=tolerance_for(o.target, quantization),
+        texts=texts.golden_texts,
+    )
+    golden.save(tmp / GOLDEN_NAME)
+    manifest = Manifest(
+        task=task.value,
+        target=o.target.value,
+        quantization=quantization.value,
+        model_file=model_file,
+        model_sha256=sha256_file(tmp / model_file),
+        golden_sha256=sha256_file(tmp / GOLDEN_NAME),
+        seq_len=o.seq_len,
+        batch=o.batch,
+        inputs=[TensorSpec(n, "int32", tuple(texts.golden[0][n].shape)) for n in INPUT_NAMES],
+        outputs=_output_specs(o.target, tmp / model_file, reference),
+        labels=[config.id2label[i] for i in sorted(config.id2label)]
+        if task in (Task.SEQUENCE_CLASSIFICATION, Task.TOKEN_CLASSIFICATION)
+        else [],
+        recipe=recipe.as_dict(),
+        float_ops=converted.float_ops,
+        source={
+            "checkpoint": str(source.model_dir),
+            "model": source.name,
+            "default_model": DEFAULT_LABEL if source.default else None,
+            "vocab_sha256": sha256_file(tmp / "vocab.txt"),
+            "vocab": "checkpoint" if texts.has_vocab else "shipped (the checkpoint has none)",
+            "calibration": o.calibration or "movie_reviews",
+            "qat": o.qat,
+            "qat_check": check.as_dict() if check is not None else None,
+        },
+        tools=_tool_versions(o.target),
+        vocab_size=config.vocab_size,
+        type_vocab_size=config.type_vocab_size,
+    )
+    atomic_write_text(tmp / MANIFEST_NAME, manifest.to_json())
+    return manifest
+
+
+def verify(o: ExportOptions, tmp: Path) -> VerifyResult:
+    """The staged artifact against its golden bundle, as ``python -m convbert_edge.verify``."""
+    return verify_artifact(tmp, threads=o.threads)
+
+
+def publish(
+    o: ExportOptions,
+    staging: Staging,
+    source: Source,
+    recipe: Recipe,
+    verified: VerifyResult,
+    log: Log,
+) -> tuple[Path, VerifyResult]:
+    """Publish the staged artifact (at ``out`` when it verified, else ``out.failed``) and
+    report the verdict; returns where it went and the result naming that directory."""
+    out = Path(o.out) if o.out else _default_out(o, source, recipe)
+    final = dataclasses.replace(staging, out=out).publish(verified=verified.passed)
+    verified = dataclasses.replace(verified, directory=str(final))
+    log(verified.table())
+    quantization = Quantization.parse(recipe.quantization)
     scope = f" ({recipe.int8_scope} scope)" if offer(o.target, quantization).int8_scopes else ""
-    if result.passed:
+    if verified.passed:
         log(f"PASS · {final} · {quantization.value}{scope}")
     else:
         log(f"FAIL: outside tolerance · kept for inspection at {final}; {out} was not changed")
-    return ExportResult(final, manifest, result, time.perf_counter() - start)
+    return final, verified
 
 
-def _default_out(model_name: str, task: Task, target: Target, recipe, qat: bool) -> Path:
+def _converting(o: ExportOptions, _stack, recipe: Recipe, _texts, qat, _log) -> str:
+    quantization = Quantization.parse(recipe.quantization).value
+    return f"converting to {o.target.value} {quantization}{' (QAT)' if qat is not None else ''}"
+
+
+# The numbered stages of an export, in the order _export calls them: the '[k/n] ...'
+# progress lines come from this table. A title may be a function of the stage's
+# arguments; `when` says for which options a stage runs (else it is skipped, uncounted).
+STAGES: tuple[Stage, ...] = (
+    Stage(resolve, "resolving the checkpoint"),
+    Stage(tokenize, "tokenizing calibration and golden texts"),
+    Stage(build, lambda o, source: f"building the {STACKS[o.target].label} model"),
+    Stage(fp32_reference, "computing fp32 reference outputs"),
+    Stage(
+        train_qat,
+        lambda o, *_: f"quantization-aware training for {o.target.value}",
+        when=lambda o: o.qat,
+    ),
+    Stage(
+        check_qat,
+        "checking QAT against post-training int8 on labelled dev data",
+        when=lambda o: o.qat and o.qat_fallback,
+    ),
+    Stage(convert, _converting),
+    Stage(write_artifact, lambda o, tmp, *_: f"writing the artifact (staged in {tmp.parent})"),
+    Stage(verify, "verifying against the fp32 reference"),
+)
+
+
+def _default_out(o: ExportOptions, source: Source, recipe: Recipe) -> Path:
     """artifacts/<model>-<task>-<target>-<quantization>[-linear][-qat][-mixed]."""
     return Path("artifacts") / (
-        f"{model_name}-{task.value}-{target.value}-{recipe.quantization}"
-        f"{'-linear' if recipe.int8_scope == 'linear' else ''}{'-qat' if qat else ''}"
+        f"{source.name}-{source.task.value}-{o.target.value}-{recipe.quantization}"
+        f"{'-linear' if recipe.int8_scope == 'linear' else ''}{'-qat' if o.qat else ''}"
         f"{'-mixed' if recipe.float_layers else ''}"
     )
 

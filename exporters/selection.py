@@ -1,7 +1,8 @@
 """Recipe selection for ``--max-accuracy-drop``: measure candidates on labelled dev data.
 
-The pipeline's stack simulates each candidate (TFLite: calibrate once, quantize per
-candidate, run in LiteRT; ExecuTorch: the PT2E graph before lowering, run eagerly), and
+The pipeline's stack simulates each candidate from one ``calibrate`` (TFLite: calibrated
+once, quantized per candidate, run in LiteRT; ExecuTorch: the PT2E graph before lowering,
+run eagerly), and
 ``quantize.mixed_precision.choose_recipe`` walks from all-int8 towards fp32. Dev data,
 not the test split: the held-out test split stays unseen by every choice the toolkit
 makes.
@@ -22,10 +23,18 @@ from convbert_edge.targets import Target
 from convbert_edge.tasks import Task
 
 from .inputs import DEFAULT_TEXTS
+from .stacks import ModelStack
 
 
 def choose_within_budget(
-    stack, target: Target, base: Recipe, calibration, tokenizer, num_layers: int, options, log
+    stack: ModelStack,
+    target: Target,
+    base: Recipe,
+    calibration,
+    tokenizer,
+    num_layers: int,
+    options,
+    log,
 ) -> Choice:
     """The fastest recipe within ``options.max_accuracy_drop`` points, and its record."""
     dataset = options.calibration or DEFAULT_TEXTS
@@ -40,9 +49,10 @@ def choose_within_budget(
         ) from None
     reference = evaluate(stack.run, dev)
     log(f"      fp32 on {dev.name} ({len(dev)} examples): {dev.metric} {reference.score:.4f}")
+    calibrated = stack.calibrate(calibration)  # once: every candidate is quantized from it
 
     def measure(recipe: Recipe) -> Measured:
-        scored = evaluate(stack.simulate(recipe, calibration), dev)
+        scored = evaluate(stack.simulate(recipe, calibrated), dev)
         return Measured(
             recipe, 100 * (reference.score - scored.score), agreement(scored, reference)
         )
@@ -97,10 +107,13 @@ class QatCheck:
         return {**asdict(self), "shipped": self.shipped}
 
 
-def check_qat(stack, recipe: Recipe, calibration, tokenizer, options, log) -> QatCheck | None:
-    """Score the stack's last QAT model and post-training int8 of its fp32 model
-    (``stack.simulate``: what convert ships for ``recipe``) on the whole labelled dev
-    split of ``options.calibration``; None (QAT kept, unchecked) when it has no labels.
+def check_qat(
+    stack: ModelStack, trained, recipe: Recipe, calibration, tokenizer, options, log
+) -> QatCheck | None:
+    """Score ``trained`` (``stack.train_qat``'s result) and post-training int8 of the
+    stack's fp32 model (``stack.simulate``: what convert ships for ``recipe``) on the whole
+    labelled dev split of ``options.calibration``; None (QAT kept, unchecked) when it has
+    no labels.
 
     The whole split, not ``selection_samples``: QAT and post-training int8 of one model
     differ on a handful of examples (3 of 1,057 on the default model), so a sample would
@@ -115,8 +128,8 @@ def check_qat(stack, recipe: Recipe, calibration, tokenizer, options, log) -> Qa
     except ConfigError as err:
         log(f"      QAT kept unchecked: no labelled dev split to compare it with ({err})")
         return None
-    qat = evaluate(stack.last_qat_run(), dev)
-    ptq = evaluate(stack.simulate(recipe, calibration), dev)
+    qat = evaluate(stack.qat_run(trained), dev)
+    ptq = evaluate(stack.simulate(recipe, stack.calibrate(calibration)), dev)
     check = QatCheck(dev.name, len(dev), dev.metric, qat.score, ptq.score, agreement(qat, ptq))
     log(f"      {check.summary()}")
     return check

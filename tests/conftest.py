@@ -24,3 +24,15 @@ def tiny_onnx_artifact(tiny_checkpoint_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx") / "art"
     assert export_main(export_args(tiny_checkpoint_dir, out)) == 0
     return out
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread: on tiny graphs per-op overhead dominates, and extra threads of a
+    busy machine only slow them down."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -105,6 +105,21 @@ def make_inputs(
     }
 
 
+def padded_calls(
+    config: ConvBertConfig, seq_len: int, seed: int, n: int, longest: int | None = None
+) -> list[dict[str, np.ndarray]]:
+    """``n`` single-text calls with real lengths between 4 and ``longest`` (default
+    ``seq_len``), padded to ``seq_len``: calibration or training data at an export shape."""
+    rng = np.random.default_rng(seed)
+    calls = []
+    for _ in range(n):
+        length = int(rng.integers(4, (longest or seq_len) + 1))
+        mask = (np.arange(seq_len) < length).astype(np.int32)[None]  # (1, seq_len)
+        ids = rng.integers(1, config.vocab_size, (1, seq_len)).astype(np.int32) * mask
+        calls.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * mask})
+    return calls
+
+
 def pt_outputs(directory: Path, task: Task, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """transformers' PyTorch outputs of the checkpoint in ``directory``."""
     import torch

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from keras_helpers import make_checkpoint, tiny
+from keras_helpers import make_checkpoint, padded_calls, tiny
 
 from convbert_edge.evaluation import EvalSet
 from convbert_edge.exporters import selection
@@ -30,15 +30,7 @@ CONFIG = tiny(initializer_range=0.2)
 
 
 def _calls(seed: int, n: int) -> list[dict[str, np.ndarray]]:
-    """Single-text calls with real lengths between 4 and SEQ, padded to SEQ."""
-    rng = np.random.default_rng(seed)
-    calls = []
-    for _ in range(n):
-        length = int(rng.integers(4, SEQ + 1))
-        mask = (np.arange(SEQ) < length).astype(np.int32)[None]  # (1, SEQ)
-        ids = rng.integers(1, CONFIG.vocab_size, (1, SEQ)).astype(np.int32) * mask
-        calls.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * mask})
-    return calls
+    return padded_calls(CONFIG, SEQ, seed, n)
 
 
 @pytest.fixture(scope="module")
@@ -78,43 +70,45 @@ def test_simulate_runs_the_model_convert_ships(checkpoint, data, overrides):
     calibration, _, held = data
     stack = KerasStack(checkpoint, TASK)
     recipe = _int8(**overrides)
-    shipped, _ = stack.convert(Target.TFLITE, recipe, calibration[0], calibration)
-    simulated = _outputs(stack.simulate(recipe, calibration), held)
-    np.testing.assert_array_equal(simulated, _outputs(_litert(shipped), held))
+    shipped = stack.convert(Target.TFLITE, recipe, calibration[0], calibration)
+    calibrated = stack.calibrate(calibration)
+    simulated = _outputs(stack.simulate(recipe, calibrated), held)
+    np.testing.assert_array_equal(simulated, _outputs(_litert(shipped.model), held))
     # ... and not the all-int8 model's (else the equality above proves nothing).
-    all_int8 = _outputs(stack.simulate(_int8(), calibration), held)
+    all_int8 = _outputs(stack.simulate(_int8(), calibrated), held)
     assert simulated.dtype != all_int8.dtype or not np.array_equal(simulated, all_int8)
 
 
 @pytest.fixture(scope="module")
 def qat_stack(checkpoint, data):
-    """(stack after train_qat with a large lr, the fp32 weights before it)."""
+    """(stack, train_qat's result with a large lr, the fp32 weights before it)."""
     calibration, train, _ = data
     stack = KerasStack(checkpoint, TASK)
     before = _weights(stack.model)
     # lr 1e-2: far larger than the export's 5e-6, so the QAT weights move well away.
     settings = QatSettings(steps=4, accumulate=2, lr=1e-2, calls=train, log=lambda _: None)
-    stack.train_qat(_int8(), calibration[0], calibration, settings)
-    return stack, before
+    trained = stack.train_qat(_int8(), calibration[0], calibration, settings)
+    return stack, trained, before
 
 
 def test_train_qat_leaves_the_fp32_model_alone(qat_stack):
-    stack, before = qat_stack
+    stack, trained, before = qat_stack
     after = _weights(stack.model)
     assert len(after) == len(before)
     for b, a in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
-    tuned = _weights(stack.qat_model)
+    tuned = _weights(trained.model)
     assert any(not np.array_equal(t, b) for t, b in zip(tuned, before, strict=True))
 
 
 def test_qat_check_scores_post_training_int8_of_the_fp32_model(checkpoint, data, qat_stack):
     calibration, _, held = data
-    stack, _ = qat_stack
-    ptq = _outputs(stack.simulate(_int8(), calibration), held)
+    stack, trained, _ = qat_stack
+    ptq = _outputs(stack.simulate(_int8(), stack.calibrate(calibration)), held)
     fresh = KerasStack(checkpoint, TASK)  # never trained: its int8 model is plain PTQ
-    np.testing.assert_array_equal(ptq, _outputs(fresh.simulate(_int8(), calibration), held))
-    qat = _outputs(stack.last_qat_run(), held)
+    fresh_ptq = fresh.simulate(_int8(), fresh.calibrate(calibration))
+    np.testing.assert_array_equal(ptq, _outputs(fresh_ptq, held))
+    qat = _outputs(stack.qat_run(trained), held)
     assert np.abs(qat - ptq).max() > 1e-3, "QAT and PTQ sides are one model"
 
 
@@ -122,12 +116,12 @@ def test_qat_check_records_two_models(monkeypatch, data, qat_stack):
     """check_qat end to end, with a labelled dev set of held-out calls (labels: the fp32
     model's own predictions) in place of the data set's."""
     calibration, _, held = data
-    stack, _ = qat_stack
+    stack, trained, _ = qat_stack
     labels = _outputs(stack.run, held).argmax(-1)
     dev = EvalSet("tiny/dev", TASK, "accuracy", held, labels)
     monkeypatch.setattr(selection, "eval_set", lambda *args, **kwargs: dev)
     options = SimpleNamespace(calibration="tiny", seq_len=SEQ, batch=1, cache_dir=None)
-    check = selection.check_qat(stack, _int8(), calibration, None, options, lambda _: None)
+    check = selection.check_qat(stack, trained, _int8(), calibration, None, options, lambda _: None)
     assert check is not None and check.examples == len(held)
     assert check.agreement < 1.0, check  # two models, not one under two names
     assert check.as_dict()["agreement"] == check.agreement

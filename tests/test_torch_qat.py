@@ -25,12 +25,7 @@ SEQ = 16
 LABELS = 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_classifier() -> torch.nn.Module:
@@ -116,17 +111,18 @@ def test_torch_stack_qat_leaves_the_fp32_model_alone(tmp_path):
     stack = TorchStack(tmp_path, task)
     before = copy.deepcopy(stack.model.state_dict())
     settings = QatSettings(steps=2, accumulate=2, lr=1e-2, calls=train, log=quiet)
-    stack.train_qat(full_int8(4), train[0], train, settings)
+    trained = stack.train_qat(full_int8(4), train[0], train, settings)
     assert all(torch.equal(before[k], v) for k, v in stack.model.state_dict().items())
     assert not stack.model.training
 
     def outputs(run):
         return np.concatenate([run(c)["logits"] for c in held])
 
-    ptq = outputs(stack.simulate(full_int8(4), train))
-    fresh = outputs(TorchStack(tmp_path, task).simulate(full_int8(4), train))
+    ptq = outputs(stack.simulate(full_int8(4), stack.calibrate(train)))
+    fresh_stack = TorchStack(tmp_path, task)
+    fresh = outputs(fresh_stack.simulate(full_int8(4), fresh_stack.calibrate(train)))
     np.testing.assert_array_equal(ptq, fresh)
-    assert np.abs(outputs(stack.last_qat_run()) - ptq).max() > 1e-3
+    assert np.abs(outputs(stack.qat_run(trained)) - ptq).max() > 1e-3
 
 
 @pytest.mark.slow
