@@ -356,17 +356,18 @@ def resolve(o: ExportOptions, log: Log) -> Source:
 def tokenize(o: ExportOptions, source: Source, recipe: Recipe, log: Log) -> Texts:
     """The golden texts and, as the recipe and --qat need them, calibration and QAT
     training texts, tokenized at the export shape."""
-    from convbert_edge.tokenizer import ConvBertTokenizerFast
+    from convbert_edge.tokenizer import checkpoint_tokenizer
+    from convbert_edge.tokenizer_files import checkpoint_vocab_dir
 
     model_dir, config, task = source.model_dir, source.config, source.task
-    has_vocab = (Path(model_dir) / "vocab.txt").is_file()
+    has_vocab = checkpoint_vocab_dir(model_dir) is not None
     if not has_vocab and not source.default:
         log(
             f"      note: {model_dir} has no vocab.txt; using the shipped vocabulary "
             "(bert-base-uncased's, the public ConvBERT checkpoints' own). If the model "
             "was trained with another, put its vocab.txt in that directory"
         )
-    tokenizer = ConvBertTokenizerFast.from_pretrained(model_dir if has_vocab else None)
+    tokenizer = checkpoint_tokenizer(model_dir)
     if tokenizer.vocab_size != config.vocab_size:
         raise ExportError(
             f"the vocabulary has {tokenizer.vocab_size} tokens but the model was trained with "
@@ -593,9 +594,9 @@ def _output_specs(
     """Output names, dtypes and shapes; int8 outputs of a TFLite model carry their scale."""
     quant: dict[str, tuple[str, float | None, int | None]] = {}
     if target is Target.TFLITE:
-        from ai_edge_litert.interpreter import Interpreter
+        from convbert_edge.runtime.litert import litert_runner
 
-        runner = Interpreter(model_path=str(model_path)).get_signature_runner()
+        runner = litert_runner(model_path)
         for name, d in runner.get_output_details().items():
             scale, zero = d["quantization"]
             is_int = np.issubdtype(d["dtype"], np.integer)

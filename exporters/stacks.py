@@ -369,7 +369,7 @@ def _export_model(model, call):
 
 
 def _litert_run(model: bytes) -> Callable:
-    from ai_edge_litert.interpreter import Interpreter
+    from convbert_edge.runtime.litert import litert_runner
 
-    runner = Interpreter(model_content=model, num_threads=2).get_signature_runner()
+    runner = litert_runner(model, num_threads=2)
     return lambda call: runner(**call)
