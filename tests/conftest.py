@@ -6,8 +6,22 @@ takes seconds to export). Tests copy them before they break anything.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from reliability_helpers import export_args, tiny_checkpoint
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test``), slow tests first, in their usual order.
+
+    The workers take tests in collection order; alphabetically the longest ones (the fuzz
+    and kill tests, the arm64 runs) come last, and one of them then ran alone at the end
+    while the other worker sat idle. Started first, they overlap each other and the short
+    tests fill the end. A plain ``pytest`` run keeps the file order.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
