@@ -9,40 +9,38 @@ delegate runs in int8. What XNNPACK refuses in int8 (litert tflite/delegates/xnn
 xnnpack_delegate.cc) falls back to TFLite's own single-threaded kernels and cuts the
 delegated graph into partitions; docs/int8_ops.md has the measured op table.
 
-- Attention mask: the reference shifts masked scores by the row's own range (REDUCE_MAX,
-  REDUCE_MIN, SUB, MUL: data-dependent, and the shift widens the int8 range of the
-  scores about three times). Here masked scores are replaced by a constant, ``-MASK_MARGIN``
-  (MUL by the 0/1 mask, ADD of a bias made once per model): two broadcast ops XNNPACK
-  takes, and a range of the scores' own plus the margin.
+- Activation matmuls: XNNPACK's int8 BATCH_MATMUL needs a right-hand side with zero
+  point 0, which a calibrated activation does not have; TFLite's own int8 matmul ran
+  them at over half of the model's time. ``zero_point_free`` shifts the operand so that
+  its zero point comes out 0, and the matmul makes up for the shift exactly.
 - LayerNorm: Keras' LayerNormalization converts to a SQUARED_DIFFERENCE (float-only in
-  XNNPACK) beside the means; here the centred input is squared with a MUL, so only the
-  per-row RSQRT ((b, l, 1), a few hundred values) stays outside XNNPACK.
+  XNNPACK, and slow in TFLite's int8 kernel) beside the means; here the centred input is
+  squared with a MUL, so only the per-row ``+ epsilon`` and RSQRT ((b, l, 1)) stay
+  outside XNNPACK.
+- Attention mask: the reference shifts masked scores by the row's own range (two
+  reductions, and a sum whose int8 range is the scores' stretched by their spread and
+  the margin). Here masked scores are set to ``-MASK_MARGIN`` (a MUL by the 0/1 mask and
+  an ADD of a bias made once per model).
+
+Softmax, GELU and RSQRT have no int8 kernel in XNNPACK and stay outside it.
 
 Shapes: b batch, l length, n heads, h hidden.
 """
 
 from __future__ import annotations
 
-import enum
-
 from keras import ops
 
 from convbert_edge.config import MASK_MARGIN
+from convbert_edge.targets import _ParsableEnum
 
 
-class Graph(str, enum.Enum):
-    """Which formulation a Keras ConvBERT model is traced with (see the module doc)."""
+class Graph(_ParsableEnum):
+    """Which formulation a Keras ConvBERT model is traced with (see the module doc);
+    ``Graph.parse`` names the valid ones when given another."""
 
     REFERENCE = "reference"
     INTEGER = "integer"
-
-    @classmethod
-    def parse(cls, value: Graph | str) -> Graph:
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(g.value for g in cls)
-            raise ValueError(f"unknown graph {value!r}: choose one of {valid}") from None
 
 
 def mask_bias(keep):
