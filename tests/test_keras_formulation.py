@@ -91,7 +91,12 @@ def test_integer_graph_computes_the_reference_in_fp32(model):
 
 
 def test_export_twin_traces_the_graph_asked_for(model):
-    assert model.build_for_export(1, SEQ, graph=Graph.INTEGER) is not None
+    from convbert_edge.tasks import INPUT_NAMES
+
+    call = _calls(model.config.vocab_size, 1, seed=3)[0]
+    twin = model.build_for_export(1, SEQ, graph=Graph.INTEGER)
+    out = twin([call[n] for n in INPUT_NAMES])["logits"]
+    np.testing.assert_allclose(np.asarray(out), np.asarray(model(call)["logits"]), atol=2e-5)
     with pytest.raises(ValueError, match="unknown graph"):
         model.build_for_export(1, SEQ, graph="float")
 
