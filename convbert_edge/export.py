@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="TFLite int8: linear (default: linear layers, depthwise convolution and "
         "embedding table in int8, LayerNorm/softmax/GELU float; the fastest on CPU "
-        "runtimes, measured 4.5x faster than 'all' on the default model and as accurate) "
-        "or all (the integer-only model that NPU, DSP and Edge TPU delegates need; "
-        "default with --int8-io)",
+        "runtimes and the most accurate) or all (the integer-only model that NPU, DSP and "
+        "Edge TPU delegates need, traced with ops XNNPACK runs in int8: measured 1.2x the "
+        "linear scope's latency on the default model, docs/int8_ops.md; default with "
+        "--int8-io)",
     )
     p.add_argument(
         "--qat",

@@ -237,9 +237,16 @@ class TorchStack:
 class KerasCalibration:
     """``KerasStack.calibrate``'s result: the fp32 model converted with every tensor's range
     recorded, not yet quantized (tflite_calibrated.calibrate). ``simulate`` quantizes it
-    per recipe in under a second, so one calibration serves every candidate recipe."""
+    per recipe in under a second, so one calibration serves every candidate recipe.
+
+    Args:
+        calibrated: the reference graph, calibrated (for the linear scope).
+        integer: the integer graph (keras_stack.formulation), calibrated: what recipes of
+            int8 scope "all" quantize, as ``convert`` does.
+    """
 
     calibrated: bytes
+    integer: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -279,7 +286,11 @@ class KerasStack:
         from .tflite_calibrated import calibrate
 
         calls = _some(calibration)
-        return KerasCalibration(calibrate(_export_model(self.model, calls[0]), calls))
+        # Both graphs: the candidates of one selection share a scope, but calibrate does
+        # not know which (one more calibration, paid only by selection and the QAT check).
+        return KerasCalibration(
+            *(calibrate(_export_model(self.model, calls[0], g), calls) for g in GRAPHS)
+        )
 
     def simulate(self, recipe: Recipe, calibration: KerasCalibration) -> Runner:
         """A LiteRT run of the int8 model ``convert`` ships for ``recipe`` (its float
@@ -287,7 +298,8 @@ class KerasStack:
         quantizes with."""
         from .tflite_calibrated import quantize_for
 
-        calibrated = _handed(calibration, KerasCalibration, "calibrate").calibrated
+        handed = _handed(calibration, KerasCalibration, "calibrate")
+        calibrated = handed.integer if graph_for(recipe) == "integer" else handed.calibrated
         return _litert_run(quantize_for(calibrated, recipe))
 
     def train_qat(
@@ -323,7 +335,7 @@ class KerasStack:
     def _convert(self, model, recipe: Recipe, example: Call, calibration) -> TFLiteResult:
         from .tflite import convert
 
-        return convert(_export_model(model, example), recipe, calibration)
+        return convert(_export_model(model, example, graph_for(recipe)), recipe, calibration)
 
 
 def _some(calibration: Sequence[Call]) -> list[Call]:
@@ -360,12 +372,24 @@ def _trained_for(trained, kind: type, recipe: Recipe):
     return trained
 
 
-def _export_model(model, call):
+# The Keras stack's formulations (keras_stack.formulation.Graph), in KerasCalibration's
+# field order.
+GRAPHS = ("reference", "integer")
+
+
+def graph_for(recipe: Recipe) -> str:
+    """The formulation a recipe's TFLite model is traced with: the integer graph for the
+    integer-only model (int8 scope "all": ops XNNPACK runs in int8, measured in
+    docs/int8_ops.md), the reference graph for everything else."""
+    return "integer" if recipe.quantization == "int8" and recipe.int8_scope == "all" else "reference"
+
+
+def _export_model(model, call, graph: str = "reference"):
     """The Keras model built at ``call``'s static shape ((batch, seq) or, for multiple
-    choice, (batch, choices, seq)), for conversion."""
+    choice, (batch, choices, seq)), for conversion, traced as ``graph``."""
     shape = call["input_ids"].shape
     choices = shape[1] if len(shape) == 3 else None
-    return model.build_for_export(shape[0], shape[-1], choices)
+    return model.build_for_export(shape[0], shape[-1], choices, graph=graph)
 
 
 def _litert_run(model: bytes) -> Callable:

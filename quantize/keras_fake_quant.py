@@ -36,6 +36,7 @@ from keras import ops
 
 from convbert_edge.keras_stack.attention import ConvBertSelfAttention, band_matrix, mask_scores
 from convbert_edge.keras_stack.base import ConvBertKerasModel
+from convbert_edge.keras_stack.formulation import Graph
 from convbert_edge.keras_stack.layers import GroupedDense
 
 
@@ -195,7 +196,10 @@ class FakeQuantSelfAttention:
         }
         self.ranges = list(self.by_input.values())
 
-    def __call__(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
+    def __call__(self, hidden, keep, training=False, graph="reference", bias=None):
+        # (b, l, h), (b, 1, 1, l)
+        if Graph.parse(graph) is not Graph.REFERENCE:
+            raise ValueError("QAT trains the reference graph; trace the integer one after it")
         lay, r = self.layer, self.by_input
         query = lay.query(hidden)  # (b, l, a)
         q = lay._split_heads(query)  # (b, n, l, d)

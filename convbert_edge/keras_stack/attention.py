@@ -18,6 +18,13 @@ import keras
 from keras import ops
 
 from convbert_edge.config import MASK_MARGIN, ConvBertConfig
+from convbert_edge.keras_stack.formulation import (
+    Graph,
+    masked_scores_integer,
+    mix_integer,
+    scores_integer,
+)
+from convbert_edge.keras_stack.formulation import layer_norm as normalize
 from convbert_edge.keras_stack.layers import SeparableConv1D, dense, layer_norm
 
 
@@ -64,7 +71,8 @@ class ConvBertSelfAttention(keras.layers.Layer):
         config: the model config; uses hidden_size, attention_heads, attention_head_size,
             conv_kernel_size and attention_probs_dropout_prob.
 
-    Call: ``(hidden (b, l, h), keep (b, 1, 1, l)) -> (b, l, h)``.
+    Call: ``(hidden (b, l, h), keep (b, 1, 1, l)) -> (b, l, h)``; with
+    ``graph=Graph.INTEGER`` also ``bias`` (b, 1, 1, l), formulation.mask_bias(keep).
     """
 
     def __init__(self, config: ConvBertConfig, **kwargs):
@@ -96,31 +104,43 @@ class ConvBertSelfAttention(keras.layers.Layer):
         x = ops.reshape(x, (b, seq_len, self.num_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def _attention(self, hidden, query, keep, training):
+    def _attention(self, hidden, query, keep, training, bias):
         q = self._split_heads(query)  # (b, n, l, d)
         k = self._split_heads(self.key(hidden))  # (b, n, l, d)
         v = self._split_heads(self.value(hidden))  # (b, n, l, d)
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
-        probs = ops.softmax(mask_scores(scores, keep), axis=-1)  # (b, n, l, l)
-        context = ops.matmul(self.dropout(probs, training=training), v)  # (b, n, l, d)
+        if bias is None:
+            scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
+            probs = ops.softmax(mask_scores(scores, keep), axis=-1)  # (b, n, l, l)
+            context = ops.matmul(self.dropout(probs, training=training), v)  # (b, n, l, d)
+        else:  # the integer graph (formulation): inference only, no dropout
+            scores = scores_integer(q, k) / math.sqrt(self.head_size)  # (b, n, l, l)
+            probs = ops.softmax(masked_scores_integer(scores, keep, bias), axis=-1)
+            context = mix_integer(probs, v, rows_sum_to_one=True)  # (b, n, l, d)
         context = ops.transpose(context, (0, 2, 1, 3))  # (b, l, n, d)
         return ops.reshape(context, (ops.shape(hidden)[0], -1, self.all_head_size))  # (b, l, a)
 
-    def _dynamic_conv(self, hidden, query):
+    def _dynamic_conv(self, hidden, query, integer: bool):
         b, seq_len = ops.shape(hidden)[0], ops.shape(hidden)[1]
         n, k = self.num_heads, self.kernel_size
         conv_attn = self.key_conv_attn_layer(hidden) * query  # (b, l, a)
         kernels = ops.reshape(self.conv_kernel_layer(conv_attn), (b, seq_len, n, k))
         kernels = ops.softmax(kernels, axis=-1)  # (b, l, n, k)
         values = self._split_heads(self.conv_out_layer(hidden))  # (b, n, l, d)
-        out = ops.matmul(band_matrix(kernels), values)  # (b, n, l, d)
+        band = band_matrix(kernels)  # (b, n, l, l)
+        if integer:  # the band's rows are cut at the ends: rows_sum_to_one=False
+            out = mix_integer(band, values, rows_sum_to_one=False)  # (b, n, l, d)
+        else:
+            out = ops.matmul(band, values)  # (b, n, l, d)
         out = ops.transpose(out, (0, 2, 1, 3))  # (b, l, n, d)
         return ops.reshape(out, (b, seq_len, self.all_head_size))  # (b, l, a)
 
-    def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
+    def call(self, hidden, keep, training=False, graph=Graph.REFERENCE, bias=None):
+        # (b, l, h), (b, 1, 1, l) x2
+        if (Graph.parse(graph) is Graph.INTEGER) != (bias is not None):
+            raise ValueError("the integer graph needs the mask bias, the reference graph none")
         query = self.query(hidden)  # (b, l, a)
-        context = self._attention(hidden, query, keep, training)  # (b, l, a)
-        conv = self._dynamic_conv(hidden, query)  # (b, l, a)
+        context = self._attention(hidden, query, keep, training, bias)  # (b, l, a)
+        conv = self._dynamic_conv(hidden, query, bias is not None)  # (b, l, a)
         return ops.concatenate([context, conv], axis=-1)  # (b, l, 2a = h)
 
 
@@ -141,6 +161,8 @@ class ConvBertAttention(keras.layers.Layer):
         self.layer_norm.build((None, None, self.hidden_size))
         self.built = True
 
-    def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
-        x = self.dense(self.self_attention(hidden, keep, training=training))
-        return self.layer_norm(self.dropout(x, training=training) + hidden)  # (b, l, h)
+    def call(self, hidden, keep, training=False, graph=Graph.REFERENCE, bias=None):
+        # (b, l, h), (b, 1, 1, l) x2
+        x = self.self_attention(hidden, keep, training=training, graph=graph, bias=bias)
+        x = self.dropout(self.dense(x), training=training) + hidden
+        return normalize(self.layer_norm, x, Graph.parse(graph))  # (b, l, h)

@@ -10,6 +10,7 @@ from keras import ops
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.keras_stack.attention import ConvBertAttention
+from convbert_edge.keras_stack.formulation import Graph, layer_norm as normalize, mask_bias
 from convbert_edge.keras_stack.layers import (
     ConvBertEmbeddings,
     GroupedDense,
@@ -48,17 +49,19 @@ class ConvBertLayer(keras.layers.Layer):
         self.output_layer_norm.build((None, None, self.hidden_size))
         self.built = True
 
-    def call(self, hidden, keep, training=False):  # (b, l, h), (b, 1, 1, l)
-        attended = self.attention(hidden, keep, training=training)  # (b, l, h)
+    def call(self, hidden, keep, training=False, graph=Graph.REFERENCE, bias=None):
+        # (b, l, h), (b, 1, 1, l) x2; bias: the integer graph's (formulation.mask_bias)
+        attended = self.attention(hidden, keep, training=training, graph=graph, bias=bias)
         x = self.activation(self.intermediate(attended))  # (b, l, i)
         x = self.dropout(self.output_dense(x), training=training)  # (b, l, h)
-        return self.output_layer_norm(x + attended)  # (b, l, h)
+        return normalize(self.output_layer_norm, x + attended, Graph.parse(graph))  # (b, l, h)
 
 
 class ConvBertBackbone(keras.layers.Layer):
     """Token ids to contextual hidden states (the reference's ConvBertModel body).
 
-    Call: ``(input_ids, attention_mask, token_type_ids)``, each (b, l) int32 -> (b, l, h).
+    Call: ``(input_ids, attention_mask, token_type_ids)``, each (b, l) int32 -> (b, l, h);
+    ``graph`` picks the formulation (keras_stack.formulation; the reference by default).
     """
 
     def __init__(self, config: ConvBertConfig, **kwargs):
@@ -82,11 +85,15 @@ class ConvBertBackbone(keras.layers.Layer):
             layer.build()
         self.built = True
 
-    def call(self, input_ids, attention_mask, token_type_ids, training=False):
-        hidden = self.embeddings(input_ids, token_type_ids, training=training)  # (b, l, e)
+    def call(self, input_ids, attention_mask, token_type_ids, training=False,
+             graph=Graph.REFERENCE):  # fmt: skip
+        graph = Graph.parse(graph)
+        hidden = self.embeddings(input_ids, token_type_ids, training=training, graph=graph)
         if self.embeddings_project is not None:
             hidden = self.embeddings_project(hidden)  # (b, l, h)
         keep = ops.cast(attention_mask, hidden.dtype)[:, None, None, :]  # (b, 1, 1, l)
+        # Made once, shared by every layer: one pair of ops for the whole model.
+        bias = mask_bias(keep) if graph is Graph.INTEGER else None  # (b, 1, 1, l)
         for layer in self.encoder_layers:
-            hidden = layer(hidden, keep, training=training)
+            hidden = layer(hidden, keep, training=training, graph=graph, bias=bias)
         return hidden  # (b, l, h)

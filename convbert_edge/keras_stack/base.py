@@ -17,6 +17,7 @@ from keras import ops
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ConfigError
 from convbert_edge.keras_stack.backbone import ConvBertBackbone
+from convbert_edge.keras_stack.formulation import Graph
 from convbert_edge.tasks import INPUT_NAMES, Task
 
 SERIALIZATION_PACKAGE = "convbert_edge"
@@ -64,9 +65,13 @@ class ConvBertKerasModel(keras.Model):
         self._build_head()
         self.built = True
 
-    def call(self, inputs, training=False) -> dict:
+    def call(self, inputs, training=False, graph="reference") -> dict:
+        """``graph``: the formulation traced (keras_stack.formulation.Graph); the
+        reference unless build_for_export asks for the integer graph."""
         input_ids, attention_mask, token_type_ids = unpack_inputs(inputs)
-        hidden = self.convbert(input_ids, attention_mask, token_type_ids, training=training)
+        hidden = self.convbert(
+            input_ids, attention_mask, token_type_ids, training=training, graph=graph
+        )
         return self._head(hidden, training)
 
     def get_config(self) -> dict[str, Any]:
@@ -109,13 +114,20 @@ class ConvBertKerasModel(keras.Model):
         return (batch_size, seq_len)
 
     def build_for_export(
-        self, batch_size: int = 1, seq_len: int = 128, num_choices: int | None = None
+        self,
+        batch_size: int = 1,
+        seq_len: int = 128,
+        num_choices: int | None = None,
+        graph: str = "reference",
     ) -> keras.Model:
         """A functional twin of this model with static int32 inputs, sharing its weights.
 
         TFLiteConverter.from_keras_model needs concrete shapes; the returned model's
-        inputs are named INPUT_NAMES and its outputs the task's OUTPUT_NAMES.
+        inputs are named INPUT_NAMES and its outputs the task's OUTPUT_NAMES. ``graph``
+        "integer" traces the formulation written for integer-only int8 TFLite
+        (keras_stack.formulation); "reference" the model as it is.
         """
+        graph = Graph.parse(graph)
         for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -126,7 +138,7 @@ class ConvBertKerasModel(keras.Model):
             )
         shape = self.input_shape_for(batch_size, seq_len, num_choices)
         inputs = [keras.Input(batch_shape=shape, dtype="int32", name=n) for n in INPUT_NAMES]
-        outputs = self(dict(zip(INPUT_NAMES, inputs, strict=True)), training=False)
+        outputs = self(dict(zip(INPUT_NAMES, inputs, strict=True)), training=False, graph=graph)
         # A list of inputs (not a dict): TFLiteConverter traces Keras 3 models with one.
         return keras.Model(inputs, outputs, name=f"{self.name}_export")
 

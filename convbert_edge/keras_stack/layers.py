@@ -11,6 +11,8 @@ import keras
 from keras import ops
 
 from convbert_edge.config import SUPPORTED_ACTIVATIONS, ConvBertConfig
+from convbert_edge.keras_stack.formulation import Graph
+from convbert_edge.keras_stack.formulation import layer_norm as normalize
 
 
 def _gelu(x):
@@ -148,8 +150,10 @@ class ConvBertEmbeddings(keras.layers.Layer):
         self.layer_norm.build((None, None, self.embedding_size))
         self.built = True
 
-    def call(self, input_ids, token_type_ids, training=False):  # (b, l) int32 each
+    def call(self, input_ids, token_type_ids, training=False, graph=Graph.REFERENCE):
+        # (b, l) int32 each; graph: keras_stack.formulation.Graph
         seq_len = ops.shape(input_ids)[1]
         positions = self.position_embeddings.embeddings[:seq_len]  # (l, e)
         x = self.word_embeddings(input_ids) + positions + self.token_type_embeddings(token_type_ids)
-        return self.dropout(self.layer_norm(x), training=training)  # (b, l, e)
+        x = normalize(self.layer_norm, x, Graph.parse(graph))  # (b, l, e)
+        return self.dropout(x, training=training)  # (b, l, e)

@@ -50,10 +50,10 @@ class TFConvBertForMultipleChoice(ConvBertKerasModel):
             )
         return (batch_size, num_choices, seq_len)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, graph="reference"):
         input_ids, attention_mask, token_type_ids = unpack_inputs(inputs)  # (b, c, l) each
         batch, choices, seq_len = ops.shape(input_ids)
         flat = [ops.reshape(t, (-1, seq_len)) for t in (input_ids, attention_mask, token_type_ids)]
-        hidden = self.convbert(*flat, training=training)  # (b*c, l, h)
+        hidden = self.convbert(*flat, training=training, graph=graph)  # (b*c, l, h)
         scores = self.classifier(summarize(hidden, self.config.summary_type))  # (b*c, 1)
         return {"logits": ops.reshape(scores, (-1, choices))}  # (b, c)
