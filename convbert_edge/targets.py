@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import Enum
 
 
-class _ParsableEnum(str, Enum):
+class ParsableEnum(str, Enum):
+    """A string enum whose ``parse`` names the valid values when given another one."""
+
     @classmethod
     def parse(cls, value):
         try:
@@ -17,13 +19,13 @@ class _ParsableEnum(str, Enum):
             ) from None
 
 
-class Target(_ParsableEnum):
+class Target(ParsableEnum):
     TFLITE = "tflite"
     EXECUTORCH = "executorch"
     ONNX = "onnx"
 
 
-class Quantization(_ParsableEnum):
+class Quantization(ParsableEnum):
     FP32 = "fp32"
     FP16 = "fp16"
     DYNAMIC_INT8 = "dynamic-int8"

@@ -32,10 +32,10 @@ from __future__ import annotations
 from keras import ops
 
 from convbert_edge.config import MASK_MARGIN
-from convbert_edge.targets import _ParsableEnum
+from convbert_edge.targets import ParsableEnum
 
 
-class Graph(_ParsableEnum):
+class Graph(ParsableEnum):
     """Which formulation a Keras ConvBERT model is traced with (see the module doc);
     ``Graph.parse`` names the valid ones when given another."""
 
