@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--target tflite|executorch --int8` wrote to ./artifacts (measured in place when "
         "their manifests say they were built from this checkpoint with the report's "
         "settings; built here otherwise, saying why), transformers eager and the peers, at "
-        f"{ACCEPTANCE_THREADS} threads, {QUICK.runs} rounds. --full is the sweep.",
+        f"{ACCEPTANCE_THREADS} threads, {QUICK.runs} rounds; the peers are timed, not "
+        "scored. --full is the sweep. --variants, --threads and --runs replace either "
+        "mode's own choice and keep the rest of it.",
     )
     p.add_argument(
         "--full",
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs",
         type=int,
         default=None,
-        help=f"timed round-robin rounds (default {QUICK.runs}; {FULL.runs} with --full)",
+        help=f"timed round-robin rounds (default {QUICK.runs}"
+        + (f"; {FULL.runs} with --full)" if FULL.runs != QUICK.runs else ", in both modes)"),
     )
     p.add_argument("--warmup", type=int, default=5, help="untimed rounds first (default 5)")
     p.add_argument(

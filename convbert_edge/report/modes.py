@@ -71,11 +71,17 @@ QUICK = Mode(
     "quick",
     variants=("ours-eager", *(shipped_variant(t) for t in DEMO_TARGETS), *QUICK_REFERENCES),
     threads=(ACCEPTANCE_THREADS,),
-    runs=20,
+    # As many rounds as the sweep: with seven workers a round costs about 0.75 s, so 50
+    # take ~40 s of a ~3 minute report. In one 150-round quick run on a quiet machine,
+    # windows of 20 rounds read each verdict ratio within 8.5-11% of the whole run, of 50
+    # within 2.5-6.5%; with two other jobs on the cores, 23% and 3% for the peer ratio.
+    # The verdicts' margins are 10-15% (docs/report), so fewer rounds would flip them on
+    # noise alone (benchmarks/report_rounds.py reads this from any report.json).
+    runs=50,
     gemm_limit=False,
     reuse_exports=True,
     score_references=False,
-    minutes="about 5",
+    minutes="about 3",
 )
 
 FULL = Mode(
