@@ -22,7 +22,9 @@ $(STAMP): pyproject.toml
 
 # The main job: export the default model to int8 TFLite (linear scope) and ExecuTorch (each export
 # verifies itself against the fp32 reference and exits non-zero if it misses), then the
-# accuracy-vs-latency report of every variant and peer (reports/<model>/report.md).
+# quick report (reports/<model>/report.md): those two artifacts measured as exported,
+# against our fp32 model, transformers eager and the peers, ending with the verdicts
+# (about 5 minutes in all here). `python -m convbert_edge.report --full` is the full sweep.
 demo: $(STAMP)
 	$(BIN)/python -m convbert_edge.export --target tflite --int8
 	$(BIN)/python -m convbert_edge.export --target executorch --int8

@@ -32,6 +32,7 @@ from convbert_edge.runtime.manifest import (
     MANIFEST_NAME,
     Manifest,
     TensorSpec,
+    checkpoint_hashes,
     sha256_file,
 )
 from convbert_edge.runtime.verify import VerifyResult, verify_artifact
@@ -40,7 +41,7 @@ from convbert_edge.tasks import HF_ARCHITECTURES, INPUT_NAMES, Task
 
 from . import selection
 from .artifact import Staging, staged_artifact
-from .inputs import load_texts, stack_calls, task_batches
+from .inputs import DEFAULT_TEXTS, load_texts, stack_calls, task_batches
 from .options import ExportOptions
 from .progress import Progress, Stage
 from .selection import QatCheck
@@ -155,7 +156,8 @@ def _export(o: ExportOptions, log: Log, cleanup: ExitStack) -> ExportResult:
     with Progress(STAGES, o, log) as step:
         source = step(resolve, o, log)
         if staging is None:  # the default name; selection may still add "-mixed" to it
-            staging = cleanup.enter_context(staged_artifact(_default_out(o, source, recipe)))
+            out = default_out(o, source.name, source.task, recipe)
+            staging = cleanup.enter_context(staged_artifact(out))
         texts = step(tokenize, o, source, recipe, log)
         stack = step(build, o, source)
         reference = step(fp32_reference, stack, texts, source)
@@ -382,11 +384,12 @@ def write_artifact(
         float_ops=converted.float_ops,
         source={
             "checkpoint": str(source.model_dir),
+            "checkpoint_sha256": checkpoint_hashes(source.model_dir),
             "model": source.name,
             "default_model": DEFAULT_LABEL if source.default else None,
             "vocab_sha256": sha256_file(tmp / "vocab.txt"),
             "vocab": "checkpoint" if texts.has_vocab else "shipped (the checkpoint has none)",
-            "calibration": o.calibration or "movie_reviews",
+            "calibration": o.calibration or DEFAULT_TEXTS,
             "qat": o.qat,
             "qat_check": check.as_dict() if check is not None else None,
         },
@@ -413,7 +416,7 @@ def publish(
 ) -> tuple[Path, VerifyResult]:
     """Publish the staged artifact (at ``out`` when it verified, else ``out.failed``) and
     report the verdict; returns where it went and the result naming that directory."""
-    out = Path(o.out) if o.out else _default_out(o, source, recipe)
+    out = Path(o.out) if o.out else default_out(o, source.name, source.task, recipe)
     final = dataclasses.replace(staging, out=out).publish(verified=verified.passed)
     verified = dataclasses.replace(verified, directory=str(final))
     log(verified.table())
@@ -455,10 +458,12 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
-def _default_out(o: ExportOptions, source: Source, recipe: Recipe) -> Path:
-    """artifacts/<model>-<task>-<target>-<quantization>[-linear][-qat][-mixed]."""
+def default_out(o: ExportOptions, model_name: str, task: Task, recipe: Recipe) -> Path:
+    """artifacts/<model>-<task>-<target>-<quantization>[-linear][-qat][-mixed], relative to
+    the working directory: where an export without --out goes (the report looks there for
+    the artifacts ``make demo`` just exported)."""
     return Path("artifacts") / (
-        f"{source.name}-{source.task.value}-{o.target.value}-{recipe.quantization}"
+        f"{model_name}-{task.value}-{o.target.value}-{recipe.quantization}"
         f"{'-linear' if recipe.int8_scope == 'linear' else ''}{'-qat' if o.qat else ''}"
         f"{'-mixed' if recipe.float_layers else ''}"
     )

@@ -251,3 +251,14 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def checkpoint_hashes(directory: str | Path) -> dict[str, str]:
+    """sha256 of a checkpoint's config.json and weight files (.safetensors, .bin), by file
+    name in name order: what ``source.checkpoint_sha256`` of a manifest records, so that a
+    reader (the report) can tell whether an artifact was built from the weights it has."""
+    return {
+        p.name: sha256_file(p)
+        for p in sorted(Path(directory).iterdir())
+        if p.name == "config.json" or p.suffix in (".safetensors", ".bin")
+    }

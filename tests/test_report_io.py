@@ -145,7 +145,7 @@ def test_variants_that_cannot_be_built_are_reported_not_raised(checkpoint, tmp_p
     monkeypatch.setattr(run_module, "VARIANTS", registry)
     lines = []
     names = ["fake-missing", "fake-broken", "ours-eager"]
-    rows, specs = run_module._build_all(
+    rows, specs, _ = run_module._build_all(
         names, _ctx(checkpoint, tmp_path, lines.append), lines.append
     )
     by = {r.name: r for r in rows}
@@ -165,7 +165,7 @@ def test_our_variants_are_what_the_export_spec_offers():
         quant = "int8" if v.precision == "qat-int8" else v.precision
         assert Quantization(quant) in SPEC[Target(v.runtime)], v
     with pytest.raises(ExportError, match="tflite does not offer int16x8"):
-        variants_module._ours("tflite", "int16x8")
+        variants_module.Ours("tflite", "int16x8")
 
 
 def test_unknown_variant_names_list_the_valid_ones():

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from .budget import ACCEPTANCE_THREADS, SELECTION_BUDGET, SPEED_TARGETS
 from .gemm import GemmLimit
+from .reuse import ExportReuse
 from .timing import LatencyStats
 from .workers import MemoryResult
 
@@ -87,6 +88,7 @@ class Section:
     gemm: dict[int, dict[str, GemmLimit]] = field(default_factory=dict)
     ratios: list[Ratio] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reuse: list[ExportReuse] = field(default_factory=list)
 
     def get(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name and v.available), None)

@@ -1,27 +1,47 @@
-"""The report as a straight line: build every variant, score it, time it round-robin,
-measure its memory in a child, compare with the CPU's int8 GEMM limit, write the files.
+"""The report as a straight line: build (or reuse) each variant, score it, time it
+round-robin, read its memory from its worker, compare with the CPU's int8 GEMM limit,
+write the files. Which variants and settings come from the mode (modes.py).
 
-    report = run_report(ReportOptions(model=None, runs=50))   # the default model
+    report = run_report(ReportOptions.for_mode("quick"))   # the default model, the verdicts
+    report = run_report(ReportOptions.for_mode("full"))    # every variant
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from convbert_edge.cache import default_cache_dir
 from convbert_edge.data import default_dataset
 
-from .budget import ACCEPTANCE_THREADS, BUDGETS
+from .budget import BUDGETS
 from .gemm import largest_linear, measure_gemm_limits, model_flops
 from .machine import MachineInfo, describe_machine
+from .modes import FULL
+from .options import ReportOptions
 from .results import Section, VariantResult, acceptance_ratios
+from .reuse import ExportReuse, check_export, reusable
 from .runners import RunnerSpec, open_runner
 from .timing import LatencyStats, round_robin
-from .variants import SHAPE_VARIANTS, VARIANTS, BuildContext, NotAvailable, build_variant
+from .variants import (
+    BUILD_KEY_NAME,
+    SHAPE_VARIANTS,
+    VARIANTS,
+    BuildContext,
+    NotAvailable,
+    build_variant,
+)
 from .workers import settling_for, variant_worker
+
+# What drop and agreement are measured against: the first of these that was scored.
+FP32_REFERENCES = ("ours-eager", "executorch-fp32", "tflite-fp32", "onnx-fp32")
+
+# Scoring runs each variant in this process, on one thread: predictions do not depend on
+# the thread count, and on this shared 2-core machine, with two other jobs running, our
+# eager PyTorch model took 117 ms an example at two threads and 24 ms at one (its OpenMP
+# threads wait on each other); alone, 9.1 and 13.3 ms (docs/report).
+SCORING_THREADS = 1
 
 PACKAGES = (
     "torch",
@@ -35,39 +55,6 @@ PACKAGES = (
 
 
 @dataclass
-class ReportOptions:
-    """The report CLI's flags, one field each.
-
-    Args:
-        model: checkpoint directory or hub id; None: the embedded default model.
-        variants: names from VARIANTS (None: all).
-        out: where report.md/json/png go (default reports/<model>).
-        threads: thread counts latency is measured at.
-        shapes: presets (conv-bert-small, conv-bert-base) measured with random weights
-            for latency and the GEMM-limit fraction.
-        eval_limit: score only the first N held-out examples (None: the whole split).
-        memory: report each variant's load time and peak memory (from its worker process).
-    """
-
-    model: str | None = None
-    task: str | None = None
-    variants: list[str] | None = None
-    out: Path | None = None
-    runs: int = 50
-    warmup: int = 5
-    threads: tuple[int, ...] = (1, 2)
-    seq_len: int = 128
-    shapes: tuple[str, ...] = ()
-    skip_peers: bool = False
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    rebuild: bool = False
-    eval_limit: int | None = None
-    dataset: str | None = None
-    calibration_samples: int = 256
-    memory: bool = True
-
-
-@dataclass
 class Report:
     machine: MachineInfo
     options: ReportOptions
@@ -76,8 +63,11 @@ class Report:
     out: Path
 
 
-def _calls_for(model_dir: Path, task: str, seq_len: int, n: int, cache_dir: Path):
-    """(example call, calibration calls) from the training split, as the pipeline makes them."""
+def _calls_for(
+    model_dir: Path, task: str, seq_len: int, n: int, cache_dir: Path, calibration: str | None
+):
+    """(example call, calibration calls) from the training split (or the start of a text
+    file), as the pipeline makes them."""
     from convbert_edge.exporters.inputs import load_texts, task_batches
     from convbert_edge.tokenizer import checkpoint_tokenizer
 
@@ -86,7 +76,7 @@ def _calls_for(model_dir: Path, task: str, seq_len: int, n: int, cache_dir: Path
     def calls():
         if not cache:
             tok = checkpoint_tokenizer(model_dir)
-            texts = load_texts(None, n, "train", cache_dir)
+            texts = load_texts(calibration, n, "train", cache_dir)
             calib = task_batches(tok, texts, task, 1, seq_len)
             cache["v"] = (calib[0], calib)
         return cache["v"]
@@ -105,15 +95,29 @@ def _size_mb(spec: RunnerSpec) -> float:
     )
 
 
-def _build_all(names: list[str], ctx: BuildContext, log) -> tuple[list[VariantResult], dict]:
-    rows, specs = [], {}
+def _build_all(
+    names: list[str], ctx: BuildContext, log, reuse_exports: bool = False
+) -> tuple[list[VariantResult], dict, list[ExportReuse]]:
+    """Each variant built (or reused); with ``reuse_exports``, ours taken from the export
+    CLI's default directories first when they match (reuse.py)."""
+    rows, specs, reuses = [], {}, []
     for i, name in enumerate(names, 1):
         v = VARIANTS[name]
         row = VariantResult(name, v.label, v.family, v.runtime, v.precision)
         log(f"[build {i}/{len(names)}] {name} ...")
         start = time.perf_counter()
         try:
-            spec = build_variant(name, ctx)
+            spec = None
+            if reuse_exports and reusable(name):
+                check = check_export(name, ctx)
+                reuses.append(check)
+                if check.reused:
+                    spec = check.spec(ctx.task)
+                    log(f"      reusing the export {check.path}, model sha256 {check.model_sha256}")
+                else:
+                    log(f"      not reusing {check.path}: {check.reason}; building")
+            if spec is None:
+                spec = build_variant(name, ctx)
             specs[name] = spec
             row.path = spec.path
             row.size_mb = _size_mb(spec)
@@ -126,7 +130,7 @@ def _build_all(names: list[str], ctx: BuildContext, log) -> tuple[list[VariantRe
             row.reason = f"build failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}"
             log(f"      {row.reason}")
         rows.append(row)
-    return rows, specs
+    return rows, specs, reuses
 
 
 def _score_all(section: Section, specs: dict, ctx: BuildContext, options: ReportOptions, log):
@@ -152,12 +156,14 @@ def _score_all(section: Section, specs: dict, ctx: BuildContext, options: Report
     for row in section.variants:
         if row.name not in specs:
             continue
+        if not (options.score_references or row.family == "ours" or row.name in FP32_REFERENCES):
+            continue  # a speed reference only: the budget verdict reads ours and fp32
         spec = specs[row.name]
         key = f"{row.name}|{ctx.fingerprint()}|{_build_key(spec)}"
         try:
             results[row.name] = scored(
                 row.name,
-                lambda s=spec: open_runner(s, ACCEPTANCE_THREADS),
+                lambda s=spec: open_runner(s, SCORING_THREADS),
                 data,
                 ctx.root / "accuracy",
                 key,
@@ -166,10 +172,12 @@ def _score_all(section: Section, specs: dict, ctx: BuildContext, options: Report
         except Exception as err:  # a runtime that fails on real inputs is reported, not fatal
             row.reason = f"scoring failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}"
             log(f"      {row.name}: {row.reason}")
-    reference = next(
-        (n for n in ("ours-eager", "executorch-fp32", "tflite-fp32", "onnx-fp32") if n in results),
-        None,
-    )
+    if not options.score_references:
+        section.notes.append(
+            "accuracy of transformers eager and the peers: not scored in this mode "
+            "(`--full` scores them)"
+        )
+    reference = next((n for n in FP32_REFERENCES if n in results), None)
     section.reference = reference
     for row in section.variants:
         if row.name in results:
@@ -200,8 +208,16 @@ def _qat_notes(specs: dict) -> list[str]:
 
 
 def _build_key(spec: RunnerSpec) -> str:
-    path = Path(spec.path) / "report-build.json"
-    return path.read_text(encoding="utf-8") if path.is_file() else spec.kind
+    """What the accuracy cache keys a variant's predictions by: the report's build key, or
+    for an artifact it did not build (a reused export) its model file's sha256."""
+    from convbert_edge.runtime.manifest import Manifest
+
+    path = Path(spec.path) / BUILD_KEY_NAME
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    if spec.kind == "artifact":
+        return f"model_sha256 {Manifest.read(spec.path).model_sha256}"
+    return spec.kind
 
 
 def _time_all(section: Section, specs: dict, call, options: ReportOptions, log):
@@ -263,9 +279,11 @@ def measure_model(
     gemm_cache: dict,
     *,
     accuracy: bool,
+    reuse_exports: bool = False,
     log: Callable[[str], None] = print,
 ) -> Section:
-    """Build, score, time and size every variant of one checkpoint."""
+    """Build, score, time and size every variant of one checkpoint; with ``reuse_exports``
+    take the export CLI's artifacts of it where they match (reuse.py)."""
     from convbert_edge.checkpoint import resolve_model_dir
     from convbert_edge.config import ConvBertConfig
     from convbert_edge.default_model import DEFAULT_NAME, default_checkpoint
@@ -288,14 +306,21 @@ def measure_model(
         seq_len=options.seq_len,
         cache_dir=options.cache_dir,
         root=options.cache_dir / "report-artifacts" / f"{model_name}-s{options.seq_len}",
+        model_name=model_name,
         rebuild=options.rebuild,
+        calibration=options.calibration,
         calibration_samples=options.calibration_samples,
         log=log,
         calls=_calls_for(
-            Path(model_dir), task, options.seq_len, options.calibration_samples, options.cache_dir
+            Path(model_dir),
+            task,
+            options.seq_len,
+            options.calibration_samples,
+            options.cache_dir,
+            options.calibration,
         ),
     )
-    rows, specs = _build_all(names, ctx, log)
+    rows, specs, reuses = _build_all(names, ctx, log, reuse_exports)
     notes = _qat_notes(specs)
     section = Section(
         title,
@@ -307,12 +332,14 @@ def measure_model(
         rows,
     )
     section.notes.extend(notes)
+    section.reuse = reuses
     if accuracy and specs:
         _score_all(section, specs, ctx, options, log)
     call = ctx.calls()[0]
     if specs:
         _time_all(section, specs, call, options, log)
-        _gemm(section, options, gemm_cache, log)
+        if options.gemm_limit:
+            _gemm(section, options, gemm_cache, log)
     section.ratios = acceptance_ratios(section)
     return section
 
@@ -347,9 +374,21 @@ def run_report(options: ReportOptions, log: Callable[[str], None] = print) -> Re
         names = [n for n in names if VARIANTS[n].family != "peer"]
     machine = describe_machine(packages=PACKAGES)
     log(f"machine: {machine.summary()}")
+    log(f"mode: {options.describe()}")
+    if options.mode != "full":
+        log(f"      --full measures every variant, QAT included ({FULL.minutes} min)")
     gemm_cache: dict = {}
     sections = [
-        measure_model("model", options.model, names, options, gemm_cache, accuracy=True, log=log)
+        measure_model(
+            "model",
+            options.model,
+            names,
+            options,
+            gemm_cache,
+            accuracy=True,
+            reuse_exports=options.reuse_exports,  # the shapes' random weights were never exported
+            log=log,
+        )
     ]
     for preset in options.shapes:
         shape_names = [n for n in SHAPE_VARIANTS if n in names]

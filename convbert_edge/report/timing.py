@@ -18,7 +18,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 Clock = Callable[[], float]
 Shuffle = Callable[[list[str]], None]
@@ -79,7 +79,9 @@ class LatencyStats:
     """Summary of one variant's run times in milliseconds.
 
     The median is the figure compared; p90 shows the tail; the interquartile range and
-    min/max show how much the machine moved under the measurement.
+    min/max show how much the machine moved under the measurement. ``samples`` keeps
+    every round's time in round order (report.json has them), so that how many rounds a
+    verdict needs can be judged afterwards (benchmarks/report_rounds.py).
     """
 
     runs: int
@@ -89,6 +91,7 @@ class LatencyStats:
     p75: float
     min: float
     max: float
+    samples: tuple[float, ...] = field(default=(), repr=False)
 
     @classmethod
     def of(cls, ms: Sequence[float]) -> LatencyStats:
@@ -100,6 +103,7 @@ class LatencyStats:
             p75=percentile(ms, 75),
             min=min(ms),
             max=max(ms),
+            samples=tuple(ms),
         )
 
     @property

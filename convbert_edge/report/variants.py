@@ -19,7 +19,7 @@ import numpy as np
 
 from convbert_edge.errors import ConvBertEdgeError
 from convbert_edge.exporters.spec import offer
-from convbert_edge.runtime.manifest import Manifest, sha256_file
+from convbert_edge.runtime.manifest import Manifest, checkpoint_hashes
 
 from .runners import RunnerSpec
 
@@ -37,8 +37,12 @@ class BuildContext:
     Args:
         model: the --model value (None: the embedded default), as the export CLI takes it.
         model_dir: the resolved checkpoint directory.
+        model_name: the name exports put in their default directory (the default
+            model's name, else the --model directory's or hub id's last part).
         task: the head (a Task value).
         root: where artifact directories go (one subdirectory per variant).
+        calibration: calibration texts of our builds (a data set name or a text file;
+            None: the exporter's default, movie_reviews).
         calls: lazily made (example call, calibration calls) for the peers.
     """
 
@@ -48,7 +52,9 @@ class BuildContext:
     seq_len: int
     cache_dir: Path
     root: Path
+    model_name: str = ""
     rebuild: bool = False
+    calibration: str | None = None
     calibration_samples: int = 256
     log: Callable[[str], None] = print
     calls: Callable[[], tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]] | None = None
@@ -57,12 +63,7 @@ class BuildContext:
     def fingerprint(self) -> str:
         """sha256 of the checkpoint's config and weights: a changed model rebuilds."""
         if self._fingerprint is None:
-            parts = [
-                sha256_file(p)
-                for p in sorted(self.model_dir.iterdir())
-                if p.name == "config.json" or p.suffix in (".safetensors", ".bin")
-            ]
-            self._fingerprint = ",".join(parts)
+            self._fingerprint = ",".join(checkpoint_hashes(self.model_dir).values())
         return self._fingerprint
 
 
@@ -76,6 +77,7 @@ class Variant:
         runtime: "tflite", "executorch", "onnx" or "torch": whose int8 GEMM limit applies.
         precision: fp32, fp16, dynamic-int8, int8 or qat-int8.
         build: makes (or reuses) the variant and says how to open it.
+        export: for ours, how the exporter is asked for it (None for peers and baselines).
     """
 
     label: str
@@ -83,6 +85,7 @@ class Variant:
     runtime: str
     precision: str
     build: Callable[[BuildContext, str], RunnerSpec]
+    export: Ours | None = None
 
     @property
     def is_int8(self) -> bool:
@@ -108,6 +111,8 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
             "task": ctx.task,
             "seq_len": ctx.seq_len,
             "calibration_samples": ctx.calibration_samples,
+            # only when given, so that keys of default builds stay as they were
+            **({"calibration": ctx.calibration} if ctx.calibration else {}),
             **settings,
         }
         if not ctx.rebuild and _reusable(out, key):
@@ -120,42 +125,67 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
     return build
 
 
-def _ours(target: str, quantization: str, qat: bool = False, int8_scope: str | None = None):
-    """``int8_scope`` None: the exporter's default (TFLite int8: the linear scope). The
-    export spec must offer (target, quantization), else this raises when VARIANTS is made."""
-    offer(target, quantization)
-    settings = {"target": target, "quantization": quantization, "qat": qat}
-    if qat:  # builds from before --qat checked itself against post-training int8 differ
-        settings["qat_fallback"] = True
-    if int8_scope is not None:
-        settings["int8_scope"] = int8_scope
+@dataclass(frozen=True)
+class Ours:
+    """How one of our variants is exported: the ``ExportOptions`` beyond the model's.
 
+    ``int8_scope`` None: the exporter's default (TFLite int8: the linear scope). The export
+    spec must offer (target, quantization), else this raises when VARIANTS is made.
+    """
+
+    target: str
+    quantization: str
+    qat: bool = False
+    int8_scope: str | None = None
+
+    def __post_init__(self) -> None:
+        offer(self.target, self.quantization)
+
+    def settings(self) -> dict:
+        """This variant's part of the build key."""
+        settings = {"target": self.target, "quantization": self.quantization, "qat": self.qat}
+        if self.qat:  # builds from before --qat checked itself against post-training int8 differ
+            settings["qat_fallback"] = True
+        if self.int8_scope is not None:
+            settings["int8_scope"] = self.int8_scope
+        return settings
+
+    def export_options(self, ctx: BuildContext, out: Path | None):
+        """The ExportOptions the report builds this variant with (``out`` None: the
+        export's default directory, as ``python -m convbert_edge.export`` would use)."""
+        from convbert_edge.exporters.options import ExportOptions
+
+        extra = {"qat": True} if self.qat else {}
+        if self.int8_scope is not None:
+            extra["int8_scope"] = self.int8_scope
+        return ExportOptions(
+            target=self.target,
+            quantization=self.quantization,
+            model=ctx.model,
+            task=ctx.task,
+            seq_len=ctx.seq_len,
+            calibration=ctx.calibration,
+            calibration_samples=ctx.calibration_samples,
+            out=out,
+            cache_dir=ctx.cache_dir,
+            **extra,
+        )
+
+
+def _ours(ours: Ours):
     def make(ctx: BuildContext, out: Path) -> None:
         from convbert_edge.errors import ExportError
-        from convbert_edge.exporters.pipeline import ExportOptions, export
+        from convbert_edge.exporters.pipeline import export
 
-        extra = {"qat": True} if qat else {}
-        if int8_scope is not None:
-            extra["int8_scope"] = int8_scope
         try:
-            options = ExportOptions(
-                target=target,
-                quantization=quantization,
-                model=ctx.model,
-                task=ctx.task,
-                seq_len=ctx.seq_len,
-                calibration_samples=ctx.calibration_samples,
-                out=out,
-                cache_dir=ctx.cache_dir,
-                **extra,
-            )
+            options = ours.export_options(ctx, out)
             result = export(options, log=lambda line: ctx.log("      " + line))
         except (ExportError, ValueError) as err:
             raise NotAvailable(str(err).splitlines()[0]) from None
         if not result.verify.passed:  # published at OUT.failed, not at out
             raise NotAvailable(f"outside its verification tolerance ({result.directory})")
 
-    return _cached(make, settings)
+    return _cached(make, ours.settings())
 
 
 def _peer(name: str):
@@ -174,6 +204,10 @@ def _peer(name: str):
     return _cached(make, {"peer": name})
 
 
+def _our_variant(label: str, precision: str, ours: Ours) -> Variant:
+    return Variant(label, "ours", ours.target, precision, _ours(ours), export=ours)
+
+
 def _eager(kind: str):
     def build(ctx: BuildContext, name: str) -> RunnerSpec:
         return RunnerSpec(kind, str(ctx.model_dir), ctx.task)
@@ -188,41 +222,29 @@ VARIANTS: dict[str, Variant] = {
     "ours-eager": Variant(
         "ours PyTorch eager fp32", "baseline", "torch", "fp32", _eager("eager-ours")
     ),
-    "tflite-fp32": Variant("TFLite fp32", "ours", "tflite", "fp32", _ours("tflite", "fp32")),
-    "tflite-fp16": Variant("TFLite fp16", "ours", "tflite", "fp16", _ours("tflite", "fp16")),
-    "tflite-dynamic-int8": Variant(
-        "TFLite dynamic int8", "ours", "tflite", "dynamic-int8", _ours("tflite", "dynamic-int8")
+    "tflite-fp32": _our_variant("TFLite fp32", "fp32", Ours("tflite", "fp32")),
+    "tflite-fp16": _our_variant("TFLite fp16", "fp16", Ours("tflite", "fp16")),
+    "tflite-dynamic-int8": _our_variant(
+        "TFLite dynamic int8", "dynamic-int8", Ours("tflite", "dynamic-int8")
     ),
-    "tflite-int8": Variant(
-        "TFLite int8 (integer-only)", "ours", "tflite", "int8",
-        _ours("tflite", "int8", int8_scope="all"),
-    ),  # fmt: skip
-    "tflite-int8-linear": Variant(
-        "TFLite int8 (linear layers)",
-        "ours",
-        "tflite",
-        "int8",
-        _ours("tflite", "int8", int8_scope="linear"),
+    "tflite-int8": _our_variant(
+        "TFLite int8 (integer-only)", "int8", Ours("tflite", "int8", int8_scope="all")
     ),
-    "tflite-qat": Variant(
-        "TFLite QAT int8 (integer-only)", "ours", "tflite", "qat-int8",
-        _ours("tflite", "int8", qat=True, int8_scope="all"),
+    "tflite-int8-linear": _our_variant(
+        "TFLite int8 (linear layers)", "int8", Ours("tflite", "int8", int8_scope="linear")
     ),
-    "executorch-fp32": Variant(
-        "ExecuTorch fp32", "ours", "executorch", "fp32", _ours("executorch", "fp32")
-    ),
-    "executorch-int8": Variant(
-        "ExecuTorch int8", "ours", "executorch", "int8", _ours("executorch", "int8")
-    ),
-    "executorch-qat": Variant(
-        "ExecuTorch QAT int8",
-        "ours",
-        "executorch",
+    "tflite-qat": _our_variant(
+        "TFLite QAT int8 (integer-only)",
         "qat-int8",
-        _ours("executorch", "int8", qat=True),
+        Ours("tflite", "int8", qat=True, int8_scope="all"),
     ),
-    "onnx-fp32": Variant("ONNX fp32", "ours", "onnx", "fp32", _ours("onnx", "fp32")),
-    "onnx-int8": Variant("ONNX int8", "ours", "onnx", "int8", _ours("onnx", "int8")),
+    "executorch-fp32": _our_variant("ExecuTorch fp32", "fp32", Ours("executorch", "fp32")),
+    "executorch-int8": _our_variant("ExecuTorch int8", "int8", Ours("executorch", "int8")),
+    "executorch-qat": _our_variant(
+        "ExecuTorch QAT int8", "qat-int8", Ours("executorch", "int8", qat=True)
+    ),
+    "onnx-fp32": _our_variant("ONNX fp32", "fp32", Ours("onnx", "fp32")),
+    "onnx-int8": _our_variant("ONNX int8", "int8", Ours("onnx", "int8")),
     "peer-onnx-dynamic-int8": Variant(
         "peer: ORT dynamic int8 (optimum)",
         "peer",

@@ -14,6 +14,7 @@ from convbert_edge.io_utils import atomic_write_text
 
 from .budget import ACCEPTANCE_THREADS, BUDGETS
 from .labels import place_labels
+from .modes import FULL
 from .pareto import pareto_front
 from .results import Section, VariantResult
 
@@ -43,7 +44,8 @@ def section_table(section: Section, threads: tuple[int, ...]) -> str:
     for t in threads:
         head += [f"median ms {t}t", f"p90 {t}t", f"IQR {t}t"]
     head += ["load s", "peak MB", "model MB"]
-    head += [f"GEMM frac {t}t" for t in threads]
+    gemm = bool(section.gemm)  # not measured in quick mode: no empty columns
+    head += [f"GEMM frac {t}t" for t in threads if gemm]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v in section.variants:
         if not v.available:
@@ -59,7 +61,7 @@ def section_table(section: Section, threads: tuple[int, ...]) -> str:
             _f(m and m.peak_mb, ".0f"),
             _f(m and m.model_mb, ".0f") if m else (v.memory_error or "–")[:40],
         ]
-        cells += [_f(v.gemm_fraction.get(t), ".0%") for t in threads]
+        cells += [_f(v.gemm_fraction.get(t), ".0%") for t in threads if gemm]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -91,6 +93,17 @@ def gemm_table(section: Section) -> str:
     return "\n".join(lines)
 
 
+def mode_line(options) -> str:
+    """Which mode made the report, and what the full one would add."""
+    line = f"Mode: **{options.describe()}**."
+    if options.mode != "full":
+        line += (
+            " The full sweep (`--full`: every variant, QAT included, at 1 and 2 threads, "
+            f"every row scored, with the int8 GEMM limit; {FULL.minutes} min) has the rest."
+        )
+    return line
+
+
 def markdown(report) -> str:
     o = report.options
     lines = [
@@ -105,6 +118,8 @@ def markdown(report) -> str:
         "both against our fp32 model.",
         f"Total wall time: {report.seconds / 60:.1f} min.",
         "",
+        mode_line(o),
+        "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report.machine.packages.items()),
     ]
     for section in report.sections:
@@ -114,17 +129,20 @@ def markdown(report) -> str:
                 f"Scored on {section.eval_set} ({section.eval_examples} examples); drop and "
                 f"agreement against `{section.reference}`."
             )
+        if section.reuse:
+            lines += ["", "Exported artifacts:", *(f"- {r.describe()}" for r in section.reuse)]
         lines += ["", f"### Acceptance at {ACCEPTANCE_THREADS} threads", "", ratio_table(section)]
         lines += ["", "### Every variant", "", section_table(section, o.threads)]
-        lines += [
-            "",
-            "### Against the CPU's int8 GEMM limit",
-            "",
-            gemm_table(section),
-            "",
-            "GEMM frac: the variant's model FLOPs per second over the same runtime's "
-            "int8 GEMM speed (eager PyTorch rows have no int8 runtime to compare).",
-        ]
+        lines += ["", "### Against the CPU's int8 GEMM limit", ""]
+        if section.gemm:
+            lines += [
+                gemm_table(section),
+                "",
+                "GEMM frac: the variant's model FLOPs per second over the same runtime's "
+                "int8 GEMM speed (eager PyTorch rows have no int8 runtime to compare).",
+            ]
+        else:
+            lines.append("Not measured in this mode (`--full` measures it).")
         lines += [f"- {n}" for n in section.notes]
     lines += ["", "![accuracy against latency](report.png)", ""]
     return "\n".join(lines)
