@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from convbert_edge.errors import ExportError
+from convbert_edge.exporters.progress import substep
 from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
@@ -62,11 +63,12 @@ def quantize_pt2e(
     from convbert_edge.quantize.pt2e_quantizer import pt2e_quantizer
 
     dynamic = recipe.activations == "dynamic"
-    graph = torch.export.export(model, example, strict=True).module()
-    quantizer = pt2e_quantizer(model, graph, recipe, pt2e_quantization_config(recipe))
-    prepared = prepare_pt2e(graph, quantizer)
+    with substep("torch.export and PT2E prepare"):
+        graph = torch.export.export(model, example, strict=True).module()
+        quantizer = pt2e_quantizer(model, graph, recipe, pt2e_quantization_config(recipe))
+        prepared = prepare_pt2e(graph, quantizer)
     seen = 0
-    with torch.no_grad():
+    with substep("calibration"), torch.no_grad():
         for batch in calibration:
             prepared(*_to_tuple(batch))
             seen += 1
@@ -74,7 +76,8 @@ def quantize_pt2e(
             prepared(*example)  # weight observers record their ranges only in forward
     if not dynamic and seen == 0:
         raise ExportError("static int8 needs calibration batches; none were given")
-    return convert_pt2e(prepared)
+    with substep("PT2E convert"):
+        return convert_pt2e(prepared)
 
 
 def quantized_graph(
@@ -107,12 +110,14 @@ def lower_to_pte(model: torch.nn.Module, example: tuple) -> PteResult:
     """torch.export + XNNPACK lowering + ExecuTorch program; model must be in eval mode."""
     from convbert_edge.torch_stack.export_utils import base_op_name, lower_to_xnnpack, op_census
 
-    edge = lower_to_xnnpack(torch.export.export(model, example, strict=True))
+    with substep("torch.export, to_edge and XNNPACK lowering"):
+        edge = lower_to_xnnpack(torch.export.export(model, example, strict=True))
     census = op_census(edge)
     undelegated = Counter()
     for op, n in census.outside.items():
         undelegated[base_op_name(op)] += n
-    program = edge.to_executorch().buffer
+    with substep("to_executorch"):
+        program = edge.to_executorch().buffer
     return PteResult(program=program, delegated_calls=census.delegates, undelegated=undelegated)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from convbert_edge.errors import ExportError
+from convbert_edge.exporters.progress import substep
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.tasks import INPUT_NAMES
 
@@ -74,12 +75,15 @@ def convert(
         # Mixed precision or linear-only int8: calibrate, then quantize selectively.
         if q != "int8":
             raise ExportError(f"float layers and int8 scope are int8 options, not {q}'s")
-        model = quantize_for(calibrate(export_model, batches), recipe)
+        with substep("SavedModel trace and calibration"):
+            calibrated = calibrate(export_model, batches)
+        with substep("quantization"):
+            model = quantize_for(calibrated, recipe)
     else:
         try:
             # Keras' SavedModel export prints every captured tensor spec; keep the CLI's
             # progress readable.
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), substep("conversion"):
                 model = converter.convert()
         except Exception as err:  # the converter raises ConverterError and plain exceptions
             raise ExportError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from convbert_edge.exporters.pipeline import STAGES, ExportOptions
-from convbert_edge.exporters.progress import Progress, Stage
+from convbert_edge.exporters.progress import Progress, Stage, substep
 
 
 def first(x):
@@ -90,3 +90,23 @@ def test_a_failing_stage_says_no_done_line_and_its_error_passes_through():
 def test_the_pipelines_step_count_follows_its_options(changes, total):
     options = ExportOptions(**changes)
     assert Progress(STAGES, options, print).total == total
+
+
+def _timed_parts(x):
+    with substep("part one"):
+        with substep("inner"):
+            pass
+    return x
+
+
+def test_a_stage_times_its_parts_under_its_own_line():
+    lines: list[str] = []
+    with Progress((Stage(_timed_parts, "working"),), None, lines.append) as step:
+        step(_timed_parts, 1)
+    assert lines[0] == "[1/1] working ..."
+    assert [line.split(" in ")[0].strip() for line in lines[1:]] == ["inner", "part one", "done"]
+    lines.clear()
+    _timed_parts(1)  # outside a stage: nothing to print under
+    with Progress((Stage(first, "after"),), None, lines.append) as step:
+        step(first, 1)
+    assert not any("part one" in line for line in lines)
