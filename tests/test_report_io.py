@@ -262,3 +262,50 @@ def test_library_output_of_a_worker_goes_to_the_log_not_between_the_progress_lin
     assert out.splitlines() == ["[gemm] probing", "[gemm] done"], out[:2000]
     (log,) = tmp_path.glob("convbert_edge-report-*.log")
     assert "TensorSpec" in log.read_text()  # routed to the log, not lost
+
+
+def _make_once(version: str, made: list):
+    """A builder that, like the exporter, refuses a directory that already exists."""
+
+    def make(ctx, out: Path) -> None:
+        if out.exists():
+            raise NotAvailable(f"{out} exists")  # the exporter's refusal, in short
+        if version == "broken":
+            out.mkdir()
+            raise NotAvailable("the converter failed half-way")
+        out.mkdir()
+        (out / "model.bin").write_text(version)
+        made.append(version)
+
+    return make
+
+
+def test_a_rebuild_replaces_the_cached_build_only_once_the_new_one_is_complete(
+    checkpoint, tmp_path
+):
+    ctx = _ctx(checkpoint, tmp_path, lambda line: None)
+    ctx.root.mkdir()
+    rebuild = BuildContext(**{**ctx.__dict__, "rebuild": True, "_fingerprint": None})
+    made: list[str] = []
+    variants_module._cached(_make_once("v1", made), {"peer": "x"})(ctx, "peer-x")
+    variants_module._cached(_make_once("v2", made), {"peer": "x"})(rebuild, "peer-x")
+    out = ctx.root / "peer-x"
+    assert made == ["v1", "v2"] and (out / "model.bin").read_text() == "v2"
+    key = json.loads((out / variants_module.BUILD_KEY_NAME).read_text())
+    assert key["code"] == variants_module.code_fingerprint()  # other code builds again
+    with pytest.raises(NotAvailable, match="half-way"):
+        variants_module._cached(_make_once("broken", made), {"peer": "x"})(rebuild, "peer-x")
+    assert (out / "model.bin").read_text() == "v2"  # the last good build is kept
+    assert sorted(p.name for p in ctx.root.iterdir()) == ["peer-x", "peer-x.building"]
+    variants_module._cached(_make_once("v3", made), {"peer": "x"})(rebuild, "peer-x")
+    assert sorted(p.name for p in ctx.root.iterdir()) == ["peer-x"]  # its leftover went
+
+
+def test_a_directory_in_the_cache_the_report_did_not_build_is_left_alone(checkpoint, tmp_path):
+    ctx = _ctx(checkpoint, tmp_path, lambda line: None)
+    mine = ctx.root / "peer-x"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(NotAvailable, match="not built by the report .*move it out"):
+        variants_module._cached(_make_once("v1", []), {"peer": "x"})(ctx, "peer-x")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

@@ -10,9 +10,12 @@ raises NotAvailable with the reason, and the report shows it as "not available".
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +95,23 @@ class Variant:
         return "int8" in self.precision
 
 
+@cache
+def code_fingerprint() -> str:
+    """sha256 over the toolkit's own Python sources (the packages that build artifacts):
+    a build made by other code is not reused, so a changed exporter cannot leave stale
+    artifacts, and figures, in the cache."""
+    import convbert_edge
+    from convbert_edge import exporters, quantize, runtime
+
+    digest = hashlib.sha256()
+    for package in (convbert_edge, exporters, quantize, runtime):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _reusable(directory: Path, key: dict) -> bool:
     try:
         Manifest.read(directory).check_model_file(directory)
@@ -111,6 +131,7 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
             "task": ctx.task,
             "seq_len": ctx.seq_len,
             "calibration_samples": ctx.calibration_samples,
+            "code": code_fingerprint(),
             # only when given, so that keys of default builds stay as they were
             **({"calibration": ctx.calibration} if ctx.calibration else {}),
             **settings,
@@ -118,11 +139,38 @@ def _cached(make: Callable[[BuildContext, Path], None], settings: dict):
         if not ctx.rebuild and _reusable(out, key):
             ctx.log(f"      reusing {out}")
         else:
-            make(ctx, out)
+            _build_fresh(make, ctx, out)
             (out / BUILD_KEY_NAME).write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
         return RunnerSpec("artifact", str(out), ctx.task)
 
     return build
+
+
+def _build_fresh(make: Callable[[BuildContext, Path], None], ctx: BuildContext, out: Path) -> None:
+    """``make`` into a fresh directory beside ``out``, then put it in ``out``'s place.
+
+    The builders refuse to write into a directory holding files they did not write, and
+    a build that fails half-way must not cost the last good one: the old directory is
+    replaced only once the new one is complete. It is deleted only if the report made it
+    (it holds the report's build key); anything else is left alone and named.
+    """
+    if out.exists() and not (out / BUILD_KEY_NAME).is_file():
+        raise NotAvailable(
+            f"{out} is in the report's cache but was not built by the report (no "
+            f"{BUILD_KEY_NAME}); nothing was changed: move it out of the cache directory"
+        )
+    fresh = out.with_name(out.name + ".building")
+    if fresh.exists():  # a build of ours that was interrupted
+        shutil.rmtree(fresh)
+    make(ctx, fresh)
+    if out.exists():
+        stale = out.with_name(out.name + ".replaced")
+        shutil.rmtree(stale, ignore_errors=True)
+        out.rename(stale)
+        fresh.rename(out)
+        shutil.rmtree(stale)
+    else:
+        fresh.rename(out)
 
 
 @dataclass(frozen=True)
