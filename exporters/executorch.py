@@ -1,6 +1,7 @@
 """PyTorch stack -> ExecuTorch .pte on XNNPACK: fp32, static int8 (PT2E), dynamic int8.
 
-A straight line: a copy with LayerNorm in ops XNNPACK takes (torch_stack.layer_norm) ->
+A straight line: a copy in the formulation XNNPACK takes whole (torch_stack.formulation:
+LayerNorm as mean/rsqrt ops, a constant attention mask) ->
 torch.export (strict, static shapes) -> optional PT2E quantization with the XNNPACK
 quantizer, LayerNorm kept float (calibrated on real batches) -> to_edge_transform_and_lower
 with the XNNPACK partitioner -> .pte bytes. ``lower_to_pte`` also says what ran where
@@ -22,7 +23,7 @@ from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 from convbert_edge.tasks import INPUT_NAMES
-from convbert_edge.torch_stack.layer_norm import with_xnnpack_layer_norms
+from convbert_edge.torch_stack.formulation import for_xnnpack
 
 if TYPE_CHECKING:
     from convbert_edge.distributed import Distributed
@@ -84,9 +85,9 @@ def quantized_graph(
     model: torch.nn.Module, example: tuple, recipe: Recipe, calibration: Iterable[tuple] = ()
 ) -> tuple[torch.fx.GraphModule, list[str]]:
     """The model as export_pte quantizes it, before lowering: a copy with the int8 word
-    table and XNNPACK-shaped LayerNorms, through PT2E. It also runs eagerly, which
+    table, in torch_stack.formulation's graph, through PT2E. It also runs eagerly, which
     simulates the int8 artifact."""
-    model = with_xnnpack_layer_norms(model)
+    model = for_xnnpack(model)
     swapped = quantize_word_embeddings(model)
     return quantize_pt2e(model, example, recipe, calibration), swapped
 
@@ -135,7 +136,7 @@ def export_pte(
     model = model.eval()
     example = _to_tuple(example)
     if not recipe.is_quantized:
-        return _lower_checked(with_xnnpack_layer_norms(model), example, recipe, [])
+        return _lower_checked(for_xnnpack(model), example, recipe, [])
     model, swapped = quantized_graph(model, example, recipe, calibration)
     return _lower_checked(model, example, recipe, swapped)
 

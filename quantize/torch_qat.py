@@ -5,12 +5,13 @@ at the export shape and prepared for QAT by the XNNPACK quantizer, and it learns
 the teacher's outputs through int8 fake quantization. No labels are needed, every head
 works, and the objective is the thing an int8 artifact is judged by: agreement with fp32.
 
-A straight line of stages: copy with the int8 word table and XNNPACK's LayerNorm (as
-export_pte stores them) -> torch.export -> prepare_qat_pt2e -> calibrate (observe without
-fake quantization, as post-training int8 does) -> train (AdamW, linear decay, gradient
-accumulation; observers frozen for the last part) -> convert_pt2e. The result is lowered
-like any PT2E graph (exporters.executorch.export_pte_qat). Under torchrun the ranks share
-each step's calls (quantize.torch_qat_ranks) and only rank 0 goes on to conversion.
+A straight line of stages: copy with the int8 word table in XNNPACK's formulation
+(torch_stack.formulation, as export_pte lowers it) -> torch.export -> prepare_qat_pt2e
+-> calibrate (observe without fake quantization, as post-training int8 does) -> train
+(AdamW, linear decay, gradient accumulation; observers frozen for the last part) ->
+convert_pt2e. The result is lowered like any PT2E graph
+(exporters.executorch.export_pte_qat). Under torchrun the ranks share each step's calls
+(quantize.torch_qat_ranks) and only rank 0 goes on to conversion.
 
 Dropout stays off in the student. torchao's move_exported_model_to_train rewrites every
 dropout of the graph to ``dropout(p=0.5, train=True)`` (its pattern match ignores the
@@ -36,7 +37,7 @@ from convbert_edge.quantize import torch_qat_ranks as ranks
 from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
-from convbert_edge.torch_stack.layer_norm import with_xnnpack_layer_norms
+from convbert_edge.torch_stack.formulation import for_xnnpack
 
 # Outputs that are distributions over their last axis: matched by KL divergence.
 DISTRIBUTION_OUTPUTS = ("logits", "start_logits", "end_logits", "prediction_logits")
@@ -257,7 +258,7 @@ def qat_quantize(
     start = time.perf_counter()
 
     teacher = model.eval()
-    student = with_xnnpack_layer_norms(teacher)  # a copy, LayerNorms as export_pte writes them
+    student = for_xnnpack(teacher)  # a copy, in the formulation export_pte lowers
     swapped = quantize_word_embeddings(student)
     graph = torch.export.export(student, example, strict=True).module()
     quantizer = pt2e_quantizer(
