@@ -4,8 +4,9 @@ executorch 1.5.1's XNNPACK partitioner has no LayerNorm, so the exporter writes 
 mean.dim, sub, mul, add and rsqrt on a copy of the model, and the PT2E quantizer keeps
 those ops float. Checked here: the numerics against nn.LayerNorm, that the swap leaves
 the model it was handed alone and keeps the parameter names, that no int8 rounding
-lands inside a LayerNorm, and that the lowered tiny model, fp32 and int8, has no
-layer_norm outside XNNPACK, half the delegates, and outputs that agree with eager PyTorch.
+lands inside a LayerNorm, and that the lowered tiny model, fp32 and int8, runs in one
+XNNPACK delegate (with torch_stack.formulation's constant mask and the heads' slice) and
+agrees with eager PyTorch.
 """
 
 from __future__ import annotations
