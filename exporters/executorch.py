@@ -1,14 +1,15 @@
 """PyTorch stack -> ExecuTorch .pte on XNNPACK: fp32, static int8 (PT2E), dynamic int8.
 
-A straight line: torch.export (strict, static shapes) -> optional PT2E quantization with
-the XNNPACK quantizer (calibrated on real batches) -> to_edge_transform_and_lower with
-the XNNPACK partitioner -> .pte bytes. ``lower_to_pte`` also says what ran where
+A straight line: a copy in the formulation XNNPACK takes whole (torch_stack.formulation:
+LayerNorm as mean/rsqrt ops, a constant attention mask) ->
+torch.export (strict, static shapes) -> optional PT2E quantization with the XNNPACK
+quantizer, LayerNorm kept float (calibrated on real batches) -> to_edge_transform_and_lower
+with the XNNPACK partitioner -> .pte bytes. ``lower_to_pte`` also says what ran where
 (torch_stack.export_utils.op_census).
 """
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 from convbert_edge.tasks import INPUT_NAMES
+from convbert_edge.torch_stack.formulation import for_xnnpack
 
 if TYPE_CHECKING:
     from convbert_edge.distributed import Distributed
@@ -57,17 +59,14 @@ def quantize_pt2e(
     calibration: Iterable[tuple] = (),
 ) -> torch.nn.Module:
     """Export for training-free quantization and calibrate; returns the converted module."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from convbert_edge.quantize.pt2e_quantizer import pt2e_quantizer
 
     dynamic = recipe.activations == "dynamic"
     with substep("torch.export and PT2E prepare"):
-        quantizer = XNNPACKQuantizer().set_global(pt2e_quantization_config(recipe))
         graph = torch.export.export(model, example, strict=True).module()
-        if recipe.float_layers:  # mixed precision: these layer units are not annotated
-            from convbert_edge.quantize.torch_float_layers import quantizable
-
-            quantizer.set_filter_function(quantizable(graph, recipe.float_layers))
+        quantizer = pt2e_quantizer(model, graph, recipe, pt2e_quantization_config(recipe))
         prepared = prepare_pt2e(graph, quantizer)
     seen = 0
     with substep("calibration"), torch.no_grad():
@@ -86,8 +85,9 @@ def quantized_graph(
     model: torch.nn.Module, example: tuple, recipe: Recipe, calibration: Iterable[tuple] = ()
 ) -> tuple[torch.fx.GraphModule, list[str]]:
     """The model as export_pte quantizes it, before lowering: a copy with the int8 word
-    table, through PT2E. It also runs eagerly, which simulates the int8 artifact."""
-    model = copy.deepcopy(model)
+    table, in torch_stack.formulation's graph, through PT2E. It also runs eagerly, which
+    simulates the int8 artifact."""
+    model = for_xnnpack(model)
     swapped = quantize_word_embeddings(model)
     return quantize_pt2e(model, example, recipe, calibration), swapped
 
@@ -136,7 +136,7 @@ def export_pte(
     model = model.eval()
     example = _to_tuple(example)
     if not recipe.is_quantized:
-        return _lower_checked(model, example, recipe, [])
+        return _lower_checked(for_xnnpack(model), example, recipe, [])
     model, swapped = quantized_graph(model, example, recipe, calibration)
     return _lower_checked(model, example, recipe, swapped)
 
@@ -206,7 +206,12 @@ def _lower_checked(
             for name in swapped
         ] + [
             {
-                "op": "layer_norm, gelu, softmax",
+                "op": "layer_norm",
+                "reason": "kept float on purpose (mean, rsqrt and scale in fp32, inside the "
+                "XNNPACK delegate: torch_stack.layer_norm, quantize.pt2e_quantizer)",
+            },
+            {
+                "op": "gelu, softmax",
                 "reason": "the XNNPACK quantizer annotates linear, conv, add, mul and cat only",
             },
             {

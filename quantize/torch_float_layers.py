@@ -9,7 +9,7 @@ annotates only nodes for which it returns True.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -45,6 +45,11 @@ def _inside(path: str, module: str) -> bool:
     return path == module or path.startswith(module + ".")
 
 
+def in_modules(node: torch.fx.Node, modules: Sequence[str]) -> bool:
+    """True when ``node`` was traced inside one of ``modules`` (paths as in named_modules)."""
+    return any(_inside(p, m) for p in _module_paths(node) for m in modules)
+
+
 def quantizable(
     graph: torch.fx.GraphModule, units: tuple[str, ...]
 ) -> Callable[[torch.fx.Node], bool]:
@@ -56,6 +61,6 @@ def quantizable(
             raise ExportError(f"float layer {unit!r} matches no module of the model")
 
     def keep(node: torch.fx.Node) -> bool:
-        return not any(_inside(p, m) for p in _module_paths(node) for m in modules)
+        return not in_modules(node, modules)
 
     return keep

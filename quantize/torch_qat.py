@@ -5,10 +5,11 @@ at the export shape and prepared for QAT by the XNNPACK quantizer, and it learns
 the teacher's outputs through int8 fake quantization. No labels are needed, every head
 works, and the objective is the thing an int8 artifact is judged by: agreement with fp32.
 
-A straight line of stages: copy with the int8 word table (as export_pte stores it) ->
-torch.export -> prepare_qat_pt2e -> calibrate (observe without fake quantization, as
-post-training int8 does) -> train (AdamW, linear decay, gradient accumulation; observers
-frozen for the last part) -> convert_pt2e. The result is lowered like any PT2E graph
+A straight line of stages: copy with the int8 word table in XNNPACK's formulation
+(torch_stack.formulation, as export_pte lowers it) -> torch.export -> prepare_qat_pt2e
+-> calibrate (observe without fake quantization, as post-training int8 does) -> train
+(AdamW, linear decay, gradient accumulation; observers frozen for the last part) ->
+convert_pt2e. The result is lowered like any PT2E graph
 (exporters.executorch.export_pte_qat). Under torchrun the ranks share each step's calls
 (quantize.torch_qat_ranks) and only rank 0 goes on to conversion.
 
@@ -22,7 +23,6 @@ enabled and fake-quantize while fake quant is enabled, so nothing needs train mo
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +37,7 @@ from convbert_edge.quantize import torch_qat_ranks as ranks
 from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
+from convbert_edge.torch_stack.formulation import for_xnnpack
 
 # Outputs that are distributions over their last axis: matched by KL divergence.
 DISTRIBUTION_OUTPUTS = ("logits", "start_logits", "end_logits", "prediction_logits")
@@ -231,7 +232,6 @@ def qat_quantize(
         WorkerRankDone: on ranks other than 0, once training is done (a SystemExit with
             status 0): conversion, lowering and verification happen once, on rank 0.
     """
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
     from torchao.quantization.pt2e import (
         disable_fake_quant,
         disable_observer,
@@ -239,6 +239,8 @@ def qat_quantize(
         move_exported_model_to_eval,
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
+
+    from convbert_edge.quantize.pt2e_quantizer import pt2e_quantizer
 
     if recipe.activations != "static" or recipe.activation_bits != 8:
         raise ExportError(
@@ -256,16 +258,15 @@ def qat_quantize(
     start = time.perf_counter()
 
     teacher = model.eval()
-    student = copy.deepcopy(teacher)
+    student = for_xnnpack(teacher)  # a copy, in the formulation export_pte lowers
     swapped = quantize_word_embeddings(student)
     graph = torch.export.export(student, example, strict=True).module()
-    quantizer = XNNPACKQuantizer().set_global(
-        pt2e_quantization_config(recipe, qat=True, activation_ranges=config.activation_ranges)
+    quantizer = pt2e_quantizer(
+        student,
+        graph,
+        recipe,
+        pt2e_quantization_config(recipe, qat=True, activation_ranges=config.activation_ranges),
     )
-    if recipe.float_layers:  # mixed precision, as export_pte: these units stay float
-        from convbert_edge.quantize.torch_float_layers import quantizable
-
-        quantizer.set_filter_function(quantizable(graph, recipe.float_layers))
     prepared = prepare_qat_pt2e(graph, quantizer)
 
     # Calibrate with fake quantization off, as post-training int8 calibrates: each range

@@ -56,6 +56,25 @@ def mask_scores(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return scores - (1.0 - keep) * (spread + MASK_MARGIN)  # (b, nh, s, s)
 
 
+def mask_scores_constant(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Scores with every masked key set to ``-MASK_MARGIN``: no reductions.
+
+    The .pte export's formulation (torch_stack.formulation). ``mask_scores``' amax and
+    amin have no XNNPACK lowering in executorch 1.5.1, so they cut every layer's
+    delegate in two; a MUL by the 0/1 mask and an ADD of its bias are delegated. In
+    float a masked key then weighs exp(-MASK_MARGIN - row max) against the row's largest
+    score, below 1e-13 for any row whose largest score is at least 0; in int8 the sum's
+    range is the scores' stretched to -MASK_MARGIN, where the row shift stretches it by
+    the row's spread on top. The Keras stack's integer graph does the same
+    (keras_stack.formulation.masked_scores_integer).
+
+    Args:
+        scores: (b, nh, s, s) attention scores.
+        keep: (b, 1, 1, s) float, 1 for real tokens and 0 for padding.
+    """
+    return scores * keep + (keep - 1.0) * MASK_MARGIN  # (b, nh, s, s)
+
+
 def dynamic_convolution(values: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Mix each position's ``k`` neighbours with its own per-head kernel.
 
@@ -106,6 +125,9 @@ class ConvBertSelfAttention(nn.Module):
         self.conv_kernel_layer = nn.Linear(a, self.num_heads * self.kernel_size)
         self.conv_out_layer = nn.Linear(h, a)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+        # mask_scores for the reference graph; torch_stack.formulation swaps in
+        # mask_scores_constant on the copy it makes for .pte export
+        self.mask = mask_scores
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, s, _ = x.shape
@@ -129,7 +151,7 @@ class ConvBertSelfAttention(nn.Module):
         # expands stay outside XNNPACK as copies.
         q, k, v = self._heads(query), self._heads(self.key(x)), self._heads(self.value(x))
         scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(d)  # (b*nh, s, s)
-        scores = mask_scores(scores.reshape(b, nh, s, s), keep)  # (b, nh, s, s)
+        scores = self.mask(scores.reshape(b, nh, s, s), keep)  # (b, nh, s, s)
         probs = self.dropout(torch.softmax(scores, dim=-1)).reshape(b * nh, s, s)
         context = torch.bmm(probs, v).reshape(b, nh, s, d).transpose(1, 2)  # (b, s, nh, d)
 

@@ -9,7 +9,7 @@ from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ConfigError
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack.model import ConvBertModel
-from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel, example_inputs
+from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel, example_inputs, token_at
 
 # transformers' sequence-summary options this head does not build (none of the public
 # configs sets them); a config that sets them is refused rather than silently ignored.
@@ -37,9 +37,9 @@ class ConvBertSequenceSummary(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.summary_type == "last":
-            pooled = hidden[:, -1]  # (n, h)
+            pooled = token_at(hidden, -1)  # (n, h)
         elif self.summary_type == "first":
-            pooled = hidden[:, 0]
+            pooled = token_at(hidden, 0)  # (n, h)
         else:
             pooled = hidden.mean(dim=1)
         return self.last_dropout(self.first_dropout(pooled))

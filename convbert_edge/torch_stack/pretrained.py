@@ -108,3 +108,15 @@ def example_inputs(shape: tuple[int, ...], vocab_size: int) -> tuple[torch.Tenso
         torch.ones(shape, dtype=torch.long),
         torch.zeros(shape, dtype=torch.long),
     )
+
+
+def token_at(hidden: torch.Tensor, index: int) -> torch.Tensor:
+    """(b, s, h) -> (b, h): the hidden state of position ``index`` (0 or -1).
+
+    ``hidden[:, index]`` exports as aten.select, which executorch 1.5.1's XNNPACK
+    partitioner does not take, so the head would run in a second delegate; a one-wide
+    slice and a reshape lower into the encoder's delegate.
+    """
+    b, s, h = hidden.shape
+    start = index % s
+    return hidden[:, start : start + 1].reshape(b, h)  # (b, h)

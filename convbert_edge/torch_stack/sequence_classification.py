@@ -9,7 +9,7 @@ from convbert_edge.config import ConvBertConfig
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack.activations import activation
 from convbert_edge.torch_stack.model import ConvBertModel
-from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel
+from convbert_edge.torch_stack.pretrained import ConvBertPreTrainedModel, token_at
 
 
 def classifier_dropout(config: ConvBertConfig) -> float:
@@ -29,7 +29,7 @@ class ConvBertClassificationHead(nn.Module):
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(hidden[:, 0])  # (b, h)
+        x = self.dropout(token_at(hidden, 0))  # (b, h)
         x = self.dropout(self.activation(self.dense(x)))  # (b, h)
         return self.out_proj(x)  # (b, labels)
 
