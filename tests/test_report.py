@@ -272,3 +272,27 @@ def test_drawn_labels_overlap_no_label_and_no_point_and_stay_inside_the_axes(poi
             assert not _overlap(a, b), (points[i][0], points[j][0])
         for j, m in enumerate(marks):
             assert not _overlap(a, m), (points[i][0], "covers the point of", points[j][0])
+
+
+def test_the_integer_only_and_executorch_verdicts_hold_them_near_the_fastest_int8():
+    rows = [
+        _row("tflite-int8-linear", "ours", "int8", 2.0),
+        _row("tflite-int8", "ours", "int8", 3.9),
+        _row("executorch-int8", "ours", "int8", 2.3, runtime="executorch"),
+    ]
+    rows[1].agreement = 0.99
+    ratios = {r.name: r for r in acceptance_ratios(_section(rows))}
+    integer = ratios["integer_only_vs_fastest"]
+    assert (integer.ours, integer.reference) == ("tflite-int8", "tflite-int8-linear")
+    assert integer.value == pytest.approx(1.95) and integer.verdict == "PASS"
+    assert integer.needed == "≤2x"
+    executorch = ratios["executorch_vs_fastest"]
+    assert executorch.value == pytest.approx(1.15) and executorch.verdict == "MISS"
+    # The time limit alone does not pass an integer-only model that disagrees with fp32,
+    # and a slower one misses on time.
+    rows[1].agreement = 0.98
+    integer = {r.name: r for r in acceptance_ratios(_section(rows))}["integer_only_vs_fastest"]
+    assert integer.verdict == "MISS" and "98.0%" in integer.note
+    rows[1].agreement, rows[1].latency[2] = 0.99, LatencyStats.of([4.2])
+    integer = {r.name: r for r in acceptance_ratios(_section(rows))}["integer_only_vs_fastest"]
+    assert integer.value == pytest.approx(2.1) and integer.verdict == "MISS"

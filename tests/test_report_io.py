@@ -110,6 +110,8 @@ def test_report_files_are_written_and_parse(tmp_path):
         "vs_transformers_eager": "PASS",
         "vs_fastest_peer": "MISS",
         "executorch_vs_transformers_lowered": "NOT MEASURED",
+        "integer_only_vs_fastest": "PASS",  # tflite-int8 is the fastest int8 itself here
+        "executorch_vs_fastest": "NOT MEASURED",
     }
     assert data["machine"]["flags"] == ["avx512_vnni"]
     assert data["budgets"]["ptq"] == {"max_drop": 1.0, "min_agreement": 0.97}

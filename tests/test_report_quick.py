@@ -48,9 +48,12 @@ def test_the_default_is_quick_and_full_selects_every_variant(monkeypatch, tmp_pa
     assert quick.mode == "quick" and quick.variants == QUICK.variant_names()
     assert quick.threads == (2,) and quick.runs == QUICK.runs
     assert quick.reuse_exports and not quick.gemm_limit and not quick.score_references
-    # the verdicts' rows: our reference, both shipped int8 artifacts, eager and the peers
-    assert {"ours-eager", "transformers-eager", "peer-litert-torch-int8"} <= set(quick.variants)
-    assert {"tflite-qat", "executorch-qat", "tflite-int8"}.isdisjoint(quick.variants)
+    # the verdicts' rows: our reference, both shipped int8 artifacts, the integer-only
+    # model (verdict 4), eager and the peers; nothing the verdicts do not read
+    assert {"ours-eager", "transformers-eager", "peer-litert-torch-int8", "tflite-int8"} <= set(
+        quick.variants
+    )
+    assert {"tflite-qat", "executorch-qat", "tflite-fp16", "onnx-int8"}.isdisjoint(quick.variants)
 
     full = _captured_options(monkeypatch, tmp_path, "--full")
     assert full.mode == "full" and full.variants == list(VARIANTS)

@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "model, the TFLite and ExecuTorch int8 artifacts `python -m convbert_edge.export "
         "--target tflite|executorch --int8` wrote to ./artifacts (measured in place when "
         "their manifests say they were built from this checkpoint with the report's "
-        "settings; built here otherwise, saying why), transformers eager and the peers, at "
+        "settings; built here otherwise, saying why), the integer-only TFLite model, "
+        "transformers eager and the peers, at "
         f"{ACCEPTANCE_THREADS} threads, {QUICK.runs} rounds; the peers are timed, not "
         "scored. --full is the sweep. --variants, --threads and --runs replace either "
         "mode's own choice and keep the rest of it.",

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .budget import ACCEPTANCE_THREADS, SELECTION_BUDGET, SPEED_TARGETS
+from .budget import (
+    ACCEPTANCE_THREADS,
+    INTEGER_ONLY_MIN_AGREEMENT,
+    SELECTION_BUDGET,
+    SPEED_TARGETS,
+)
 from .gemm import GemmLimit
 from .reuse import ExportReuse
 from .timing import LatencyStats
@@ -53,21 +58,32 @@ class VariantResult:
 
 @dataclass
 class Ratio:
-    """One acceptance ratio: how many times faster ``ours`` is than ``reference``."""
+    """One acceptance ratio (budget.SpeedTarget): ``value`` against ``limit``.
+
+    ``condition_met`` is False when a condition besides the ratio failed (the
+    integer-only model's agreement); ``note`` says which.
+    """
 
     name: str
     description: str
-    minimum: float
+    limit: float
     ours: str | None
     reference: str | None
     value: float | None
     note: str = ""
+    at_most: bool = False
+    condition_met: bool = True
 
     @property
     def verdict(self) -> str:
         if self.value is None:
             return "NOT MEASURED"
-        return "PASS" if self.value >= self.minimum else "MISS"
+        within = self.value <= self.limit if self.at_most else self.value >= self.limit
+        return "PASS" if within and self.condition_met else "MISS"
+
+    @property
+    def needed(self) -> str:
+        return f"{'≤' if self.at_most else '≥'}{self.limit:g}x"
 
 
 @dataclass
@@ -121,8 +137,7 @@ def fastest_int8_in_budget(section: Section, threads: int) -> VariantResult | No
 
 
 def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> list[Ratio]:
-    """The three ratios of issue 7, from the medians of this section at ``threads``."""
-    targets = {t.name: t for t in SPEED_TARGETS}
+    """The ratios of budget.SPEED_TARGETS, from the medians of this section at ``threads``."""
     best = fastest_int8_in_budget(section, threads)
     peers = [
         v
@@ -137,6 +152,8 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
             section.get("executorch-int8"),
             section.get("peer-executorch-int8"),
         ),
+        "integer_only_vs_fastest": (section.get("tflite-int8"), best),
+        "executorch_vs_fastest": (section.get("executorch-int8"), best),
     }
     budget_note = (
         f"within budget ({SELECTION_BUDGET.describe()})"
@@ -144,25 +161,35 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
         else "accuracy not measured (random weights): any int8 of ours"
     )
     out = []
-    for name, (ours, ref) in pairs.items():
-        target = targets[name]
+    for target in SPEED_TARGETS:
+        ours, ref = pairs[target.name]
         value = None
         if ours is not None and ref is not None and ours.median(threads) and ref.median(threads):
-            value = ref.median(threads) / ours.median(threads)
-        note = budget_note if name != "executorch_vs_transformers_lowered" else ""
+            ours_ms, ref_ms = ours.median(threads), ref.median(threads)
+            value = ours_ms / ref_ms if target.at_most else ref_ms / ours_ms
+        note = "" if target.name == "executorch_vs_transformers_lowered" else budget_note
+        condition_met = True
+        if target.name == "integer_only_vs_fastest" and ours is not None and ours.agreement is not None:
+            condition_met = ours.agreement >= INTEGER_ONLY_MIN_AGREEMENT
+            note = (
+                f"agreement with fp32 {ours.agreement:.1%} (needs ≥ "
+                f"{INTEGER_ONLY_MIN_AGREEMENT:.1%}); reference {budget_note}"
+            )
         if ours is None:
             note = "no variant of ours qualifies" + (f" ({budget_note})" if note else "")
         elif ref is None:
             note = "the reference was not measured"
         out.append(
             Ratio(
-                name,
+                target.name,
                 target.description,
-                target.minimum,
+                target.limit,
                 ours.name if ours else None,
                 ref.name if ref else None,
                 value,
                 note,
+                at_most=target.at_most,
+                condition_met=condition_met,
             )
         )
     return out

@@ -74,7 +74,7 @@ def ratio_table(section: Section) -> str:
     for r in section.ratios:
         lines.append(
             f"| {r.description} | {r.ours or '–'} | {r.reference or '–'} | "
-            f"{_f(r.value, '.2f')}x | ≥{r.minimum:g}x | **{r.verdict}** | {r.note} |"
+            f"{_f(r.value, '.2f')}x | {r.needed} | **{r.verdict}** | {r.note} |"
         )
     return "\n".join(lines)
 
