@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from convbert_edge.errors import ConvBertEdgeError
 from convbert_edge.runtime.pte_profile import profile_pte
 
 
@@ -21,7 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="XNNPACK threads (default 2)")
     parser.add_argument("--runs", type=int, default=30, help="profiled calls (default 30)")
     args = parser.parse_args(argv)
-    print(profile_pte(args.pte, threads=args.threads, runs=args.runs).text())
+    try:
+        profile = profile_pte(args.pte, threads=args.threads, runs=args.runs)
+    except ConvBertEdgeError as error:  # a missing or broken .pte: say so, no traceback
+        raise SystemExit(f"profile_pte: {error}") from None
+    print(profile.text())
 
 
 if __name__ == "__main__":

@@ -101,11 +101,14 @@ def profile_pte(path: str | os.PathLike, threads: int = 2, runs: int = 30) -> Pt
             medians leave it out.
 
     Raises:
-        ArtifactError: executorch is missing, or the file is not a program it loads.
+        ArtifactError: the file is missing, executorch is missing, or the file is not a
+            program it loads.
     """
     import numpy as np
 
     path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path} does not exist; give the model.pte an export wrote")
     check_pte_header(path)
     if runs < 1:
         raise ArtifactError(f"profile_pte needs at least one run, got runs={runs}")

@@ -44,6 +44,8 @@ def test_a_file_that_is_not_a_program_is_refused(tmp_path):
     bad.write_bytes(b"not a flatbuffer at all" * 10)
     with pytest.raises(ArtifactError):
         profile_pte(bad)
+    with pytest.raises(ArtifactError, match="does not exist"):
+        profile_pte(tmp_path / "missing.pte")
 
 
 @pytest.mark.slow

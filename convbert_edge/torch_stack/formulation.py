@@ -8,7 +8,7 @@ one cuts a layer's delegate: ``native_layer_norm`` (no partitioner config) and t
 amax/amin of the attention mask's row shift. The copy writes LayerNorm as mean.dim, sub,
 mul and rsqrt (torch_stack.layer_norm) and masks with a constant
 (attention.mask_scores_constant). In fp32 it computes the reference's outputs up to float
-rounding and the mask margin (tests/test_executorch_layer_norm.py). Post-training int8
+rounding and the mask margin (tests/test_torch_formulation.py). Post-training int8
 and QAT both start from this copy, so the QAT student is the graph that gets lowered.
 """
 
