@@ -26,6 +26,7 @@ from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
 from convbert_edge.quantize.recipes import Recipe, recipe_for
+from convbert_edge.runtime.crash_guard import Child
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import (
     GOLDEN_NAME,
@@ -165,11 +166,13 @@ def _export(o: ExportOptions, log: Log, cleanup: ExitStack) -> ExportResult:
         trained = step(train_qat, o, stack, recipe, texts, log)  # None without --qat
         check = step(check_qat, o, stack, trained, recipe, texts, log)
         recipe, shipped = qat_verdict(recipe, trained, check)
+        # verification's child, started now: it imports the runtime while we convert
+        child = cleanup.enter_context(Child(preload=o.target))
         converted = step(convert, o, stack, recipe, texts, shipped, log)
         manifest = step(
             write_artifact, o, staging.tmp, source, texts, reference, recipe, converted, check
         )
-        verified = step(verify, o, staging.tmp)
+        verified = step(verify, o, staging.tmp, child)
     final, verified = publish(o, staging, source, recipe, verified, log)
     return ExportResult(final, manifest, verified, time.perf_counter() - start)
 
@@ -401,9 +404,10 @@ def write_artifact(
     return manifest
 
 
-def verify(o: ExportOptions, tmp: Path) -> VerifyResult:
-    """The staged artifact against its golden bundle, as ``python -m convbert_edge.verify``."""
-    return verify_artifact(tmp, threads=o.threads)
+def verify(o: ExportOptions, tmp: Path, child: Child) -> VerifyResult:
+    """The staged artifact against its golden bundle, as ``python -m convbert_edge.verify``,
+    run by ``child`` (started when the export began)."""
+    return verify_artifact(tmp, threads=o.threads, child=child)
 
 
 def publish(

@@ -16,7 +16,8 @@ import os
 from convbert_edge.errors import ArtifactError
 
 
-def _interpreter_class() -> type:
+def interpreter_class() -> type:
+    """LiteRT's Interpreter class; ArtifactError saying what to install if there is none."""
     # ai_edge_litert, not tflite_runtime: tflite-runtime 2.14 breaks with numpy 2 and
     # cannot run TF 2.21's dynamic-range models (FULLY_CONNECTED v12).
     try:
@@ -50,10 +51,9 @@ def litert_interpreter(model: bytes | str | os.PathLike, num_threads: int | None
     Raises:
         ArtifactError: no LiteRT interpreter is installed, or it cannot load the model.
     """
-    interpreter_class = _interpreter_class()
     source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
     try:
-        return interpreter_class(**source, num_threads=num_threads)
+        return interpreter_class()(**source, num_threads=num_threads)
     except (ValueError, RuntimeError) as err:
         raise _load_error(model, err) from None
 

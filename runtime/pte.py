@@ -84,6 +84,17 @@ class PteForward:
             return list(self.method.execute(list(inputs)))
 
 
+def import_executorch_runtime():
+    """ExecuTorch's (portable_lib, Runtime); ArtifactError saying what to install if it is
+    missing."""
+    try:
+        from executorch.extension.pybindings import portable_lib
+        from executorch.runtime import Runtime
+    except ImportError:
+        raise ArtifactError("running a .pte needs executorch: pip install executorch") from None
+    return portable_lib, Runtime
+
+
 def load_pte(path: str | os.PathLike, threads: int | None = None) -> PteForward:
     """The ``forward`` method of the .pte at ``path``, ready to call.
 
@@ -97,11 +108,7 @@ def load_pte(path: str | os.PathLike, threads: int | None = None) -> PteForward:
     """
     path = Path(path)
     check_pte_header(path)
-    try:
-        from executorch.extension.pybindings import portable_lib
-        from executorch.runtime import Runtime
-    except ImportError:
-        raise ArtifactError("running a .pte needs executorch: pip install executorch") from None
+    portable_lib, Runtime = import_executorch_runtime()
     if threads is not None:
         # The Python runtime has no thread setting of its own; this is the only handle.
         portable_lib._unsafe_reset_threadpool(threads)

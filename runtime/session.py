@@ -18,9 +18,9 @@ from convbert_edge.targets import Target
 
 from .crash_guard import run_in_child
 from .input_checks import check_inputs
-from .litert import litert_runner
+from .litert import interpreter_class, litert_runner
 from .manifest import Manifest, TensorSpec
-from .pte import load_pte
+from .pte import import_executorch_runtime, load_pte
 
 
 def _quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
@@ -57,11 +57,20 @@ class Session(ABC):
     @abstractmethod
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
+    @staticmethod
+    @abstractmethod
+    def import_runtime() -> None:
+        """Import the runtime library; ArtifactError saying what to install if it is missing."""
+
 
 class TFLiteSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
         self._runner = litert_runner(model_path, num_threads=threads)
+
+    @staticmethod
+    def import_runtime() -> None:
+        interpreter_class()
 
     def _run(self, feed):
         return self._runner(**feed)
@@ -71,6 +80,10 @@ class ExecuTorchSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
         self._forward = load_pte(model_path, threads=threads)
+
+    @staticmethod
+    def import_runtime() -> None:
+        import_executorch_runtime()
 
     def _run(self, feed):
         import torch
@@ -83,7 +96,7 @@ class ExecuTorchSession(Session):
 class OnnxSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
-        import onnxruntime as ort
+        ort = self.import_runtime()
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -97,6 +110,16 @@ class OnnxSession(Session):
                 f"{model_path} could not be loaded by ONNX Runtime ({err})"
             ) from None
 
+    @staticmethod
+    def import_runtime():
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ArtifactError(
+                "running a .onnx model needs onnxruntime: pip install onnxruntime"
+            ) from None
+        return onnxruntime
+
     def _run(self, feed):
         names = [s.name for s in self.manifest.outputs]
         return dict(zip(names, self._session.run(names, feed), strict=True))
@@ -107,6 +130,15 @@ SESSIONS: dict[Target, type[Session]] = {
     Target.EXECUTORCH: ExecuTorchSession,
     Target.ONNX: OnnxSession,
 }
+
+
+def preload(target: Target) -> None:
+    """Import ``target``'s runtime library now, so that a later load does not wait for it
+    (crash_guard.Child). A library that is missing is left for that load to report."""
+    try:
+        SESSIONS[target].import_runtime()
+    except ArtifactError:
+        pass
 
 
 def load(directory: str | Path, threads: int = 2, isolate: bool = True) -> Session:

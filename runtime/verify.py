@@ -15,7 +15,7 @@ import numpy as np
 
 from convbert_edge.errors import ArtifactError
 
-from .crash_guard import run_in_child
+from .crash_guard import Child
 from .golden import GoldenBundle
 from .manifest import GOLDEN_NAME, Manifest
 from .metrics import OutputMetrics, compare_output
@@ -98,11 +98,13 @@ def verify_artifact(
     outputs_file: str | Path | None = None,
     threads: int = 2,
     isolate: bool = True,
+    child: Child | None = None,
 ) -> VerifyResult:
     """Compare the artifact's outputs on its golden inputs with the fp32 reference.
 
-    The model runs in a child process (``isolate``; runtime/isolation.py), so a model file
-    that crashes its runtime is reported as broken instead of ending this process.
+    The model runs in a child process (``isolate``; runtime/crash_guard.py), so a model
+    file that crashes its runtime is reported as broken instead of ending this process:
+    ``child`` if given (one started ahead, its runtime already imported), else a new one.
     Raises ArtifactError when the artifact itself is broken (missing or corrupt files,
     sha256 mismatch, a golden bundle that does not fit the model or cannot judge it).
     """
@@ -116,7 +118,8 @@ def verify_artifact(
         manifest.check_model_file(directory)
         if isolate:
             with tempfile.TemporaryDirectory(prefix="convbert_edge_verify_") as tmp:
-                run_in_child("golden", directory, Path(tmp) / "outputs.npz", threads)
+                with child or Child() as runner:
+                    runner.run("golden", directory, Path(tmp) / "outputs.npz", threads)
                 actual = read_outputs_file(Path(tmp) / "outputs.npz")
         else:
             actual = run_golden(directory, threads=threads)
