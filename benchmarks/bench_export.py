@@ -75,23 +75,26 @@ def run_export(target: str, model: str | None, out: Path) -> ExportRun:
 def table(run: ExportRun, budget: float) -> str:
     verdict = "within" if run.wall <= budget else "OVER"
     lines = [
-        f"### --target {run.target} --int8: {run.wall:.1f} s wall ({verdict} the {budget:.0f} s budget)",
+        f"### --target {run.target} --int8: {run.wall:.1f} s wall "
+        f"({verdict} the {budget:.0f} s budget)",
         "",
         "| step | s | share |",
         "|---|---:|---:|",
     ]
     for name, seconds in run.steps:
         lines.append(f"| {name} | {seconds:.1f} | {seconds / run.wall:.0%} |")
-    lines.append(f"| start-up, imports, planning, publishing | {run.rest:.1f} | {run.rest / run.wall:.0%} |")
+    rest = f"{run.rest:.1f} | {run.rest / run.wall:.0%}"
+    lines.append(f"| start-up, imports, planning, publishing | {rest} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--targets", default="tflite,executorch", help="comma list (default both)")
-    parser.add_argument("--repeats", type=int, default=1, help="runs per target; the median is shown")
-    parser.add_argument("--model", default=None, help="checkpoint directory (default: the embedded default)")
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds per export (default 60)")
+    add = parser.add_argument
+    add("--targets", default="tflite,executorch", help="comma list (default both)")
+    add("--repeats", type=int, default=1, help="runs per target; the median is shown")
+    add("--model", default=None, help="checkpoint directory (default: the embedded default)")
+    add("--budget", type=float, default=60.0, help="seconds per export (default 60)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")

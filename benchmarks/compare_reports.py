@@ -25,7 +25,9 @@ def _variants(path: Path) -> tuple[dict[str, dict], list[dict]]:
         report = json.loads(path.read_text())
         section = report["sections"][0]
     except (OSError, ValueError, KeyError, IndexError) as error:
-        raise SystemExit(f"{path}: not a report.json written by convbert_edge.report ({error})")
+        raise SystemExit(
+            f"{path}: not a report.json written by convbert_edge.report ({error})"
+        ) from None
     variants = {v["name"]: v for v in section["variants"] if v.get("available")}
     return variants, section.get("ratios", [])
 
@@ -40,7 +42,7 @@ def compare(paths: list[Path]) -> str:
     first = runs[0][0]
     labels = [f"run {i + 1}" for i in range(len(paths))]
     threads = sorted({t for v in first.values() for t in v.get("latency", {})})
-    lines = [f"{label}: {path}" for label, path in zip(labels, paths)] + [""]
+    lines = [f"{label}: {path}" for label, path in zip(labels, paths, strict=True)] + [""]
     head = ["variant", "accuracy % / agreement %"]
     for t in threads:
         head += [f"median ms {t}t ({', '.join(labels)})", f"vs run 1, {t}t"]
@@ -61,7 +63,7 @@ def compare(paths: list[Path]) -> str:
             )
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    for label, (_, ratios) in zip(labels, runs):
+    for label, (_, ratios) in zip(labels, runs, strict=True):
         verdicts = ", ".join(f"{r['name']} {r['value']:.2f}x {r['verdict']}" for r in ratios)
         lines.append(f"{label} verdicts: {verdicts}")
     return "\n".join(lines)
@@ -69,7 +71,9 @@ def compare(paths: list[Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("reports", nargs="+", type=Path, help="report.json files; the first is the base")
+    parser.add_argument(
+        "reports", nargs="+", type=Path, help="report.json files; the first is the base"
+    )
     args = parser.parse_args(argv)
     if len(args.reports) < 2:
         parser.error("give at least two report.json files")

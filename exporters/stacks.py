@@ -381,7 +381,8 @@ def graph_for(recipe: Recipe) -> str:
     """The formulation a recipe's TFLite model is traced with: the integer graph for the
     integer-only model (int8 scope "all": ops XNNPACK runs in int8, measured in
     docs/int8_ops.md), the reference graph for everything else."""
-    return "integer" if recipe.quantization == "int8" and recipe.int8_scope == "all" else "reference"
+    integer_only = recipe.quantization == "int8" and recipe.int8_scope == "all"
+    return "integer" if integer_only else "reference"
 
 
 def _export_model(model, call, graph: str = "reference"):

@@ -37,7 +37,9 @@ def _library() -> ctypes.CDLL:
     try:
         import ai_edge_litert
     except ImportError:
-        raise ArtifactError("op profiling needs ai-edge-litert: pip install ai-edge-litert") from None
+        raise ArtifactError(
+            "op profiling needs ai-edge-litert: pip install ai-edge-litert"
+        ) from None
     path = Path(ai_edge_litert.__file__).parent / "libLiteRt.so"
     if not path.is_file():
         raise ArtifactError(f"op profiling needs LiteRT's C library; {path} is missing")
@@ -150,7 +152,9 @@ def delegate_partitions(model: bytes | str | os.PathLike, num_threads: int = 2) 
     return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
 
 
-def profile_ops(model: bytes | str | os.PathLike, num_threads: int = 2, runs: int = 50) -> OpProfile:
+def profile_ops(
+    model: bytes | str | os.PathLike, num_threads: int = 2, runs: int = 50
+) -> OpProfile:
     """Run ``model`` ``runs`` times on the CPU (XNNPACK) with LiteRT's op profiler on.
 
     Raises:
@@ -230,8 +234,8 @@ def _buffers(lib, check, env, compiled, signature, kind: str, keep: list) -> lis
         name, tensor = ctypes.c_char_p(), ctypes.c_void_p()
         check(getattr(lib, f"LiteRtGetSignature{kind}Name")(signature, i, ctypes.byref(name)),
               f"{kind} name")  # fmt: skip
-        check(getattr(lib, f"LiteRtGetSignature{kind}Tensor")(signature, name, ctypes.byref(tensor)),
-              f"{kind} tensor")  # fmt: skip
+        get_tensor = getattr(lib, f"LiteRtGetSignature{kind}Tensor")
+        check(get_tensor(signature, name, ctypes.byref(tensor)), f"{kind} tensor")
         tensor_type = ctypes.create_string_buffer(512)  # LiteRtRankedTensorType, opaque here
         keep.append(tensor_type)
         check(lib.LiteRtGetRankedTensorType(tensor, tensor_type), f"{kind} type")

@@ -120,7 +120,9 @@ def profile_pte(path: str | os.PathLike, threads: int = 2, runs: int = 30) -> Pt
         raise ArtifactError("profiling a .pte needs executorch: pip install executorch") from None
     portable_lib._unsafe_reset_threadpool(threads)
     try:
-        module = portable_lib._load_for_executorch(str(path), enable_etdump=True, debug_buffer_size=0)
+        module = portable_lib._load_for_executorch(
+            str(path), enable_etdump=True, debug_buffer_size=0
+        )
     except Exception as err:  # the runtime raises RuntimeError or its own types
         raise ArtifactError(f"{path} could not be loaded by ExecuTorch ({err})") from None
     meta = module.method_meta("forward")

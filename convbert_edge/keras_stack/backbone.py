@@ -10,7 +10,8 @@ from keras import ops
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.keras_stack.attention import ConvBertAttention
-from convbert_edge.keras_stack.formulation import Graph, layer_norm as normalize, mask_bias
+from convbert_edge.keras_stack.formulation import Graph, mask_bias
+from convbert_edge.keras_stack.formulation import layer_norm as normalize
 from convbert_edge.keras_stack.layers import (
     ConvBertEmbeddings,
     GroupedDense,

@@ -3,8 +3,9 @@
 quick gives the verdicts in minutes. It measures the rows the five verdicts read
 (budget.SPEED_TARGETS) and nothing else: our fp32 reference, the two int8 artifacts
 `make demo` exports (taken as the exports wrote them when their manifests match, see
-reuse.py), the integer-only TFLite model (built here), transformers eager, and the peers the "fastest peer" and ExecuTorch verdicts
-compare against, at the verdicts' thread count only, without the GEMM-limit probes.
+reuse.py), the integer-only TFLite model (built here), transformers eager, and the peers
+the "fastest peer" and ExecuTorch verdicts compare against, at the verdicts' thread count
+only, without the GEMM-limit probes.
 full is the sweep: every variant (fp16, dynamic int8, the integer-only TFLite model,
 ONNX, QAT on both targets, ...), 1 and 2 threads, 50 rounds and the int8 GEMM limit of
 each runtime, all built by the report itself.

@@ -169,10 +169,11 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
             value = ours_ms / ref_ms if target.at_most else ref_ms / ours_ms
         note = "" if target.name == "executorch_vs_transformers_lowered" else budget_note
         condition_met = True
-        if target.name == "integer_only_vs_fastest" and ours is not None and ours.agreement is not None:
-            condition_met = ours.agreement >= INTEGER_ONLY_MIN_AGREEMENT
+        agreement = ours.agreement if ours is not None else None
+        if target.name == "integer_only_vs_fastest" and agreement is not None:
+            condition_met = agreement >= INTEGER_ONLY_MIN_AGREEMENT
             note = (
-                f"agreement with fp32 {ours.agreement:.1%} (needs ≥ "
+                f"agreement with fp32 {agreement:.1%} (needs ≥ "
                 f"{INTEGER_ONLY_MIN_AGREEMENT:.1%}); reference {budget_note}"
             )
         if ours is None:
