@@ -66,6 +66,7 @@ def test_preloading_a_missing_runtime_leaves_the_error_to_the_load(monkeypatch, 
         load(tiny_onnx_artifact, isolate=False)
 
 
+@pytest.mark.slow  # an export
 def test_the_export_starts_verifications_child_just_before_converting(
     tiny_checkpoint_dir, tmp_path, monkeypatch
 ):
