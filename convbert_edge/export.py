@@ -26,6 +26,7 @@ from pathlib import Path
 
 from convbert_edge.cache import CACHE_DIR_DEFAULT_HELP, cache_dir_for
 from convbert_edge.cli import EXIT_OK, EXIT_OUTSIDE_TOLERANCE, add_verbose_flag, run_command
+from convbert_edge.exporters.spec import SPEC
 from convbert_edge.launch import distributed_from_environ, process_group
 from convbert_edge.targets import Quantization, Target
 from convbert_edge.tasks import Task
@@ -124,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--qat-steps",
         type=int,
         default=None,
-        help="QAT optimizer steps (default 30 for tflite, 100 for executorch)",
+        help="QAT optimizer steps (default "
+        + ", ".join(f"{qat.steps} for {t.value}" for t, qat in _qat_defaults().items())
+        + ")",
     )
     p.add_argument(
         "--qat-accumulate",
@@ -167,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2, help="CPU threads for verification")
     add_verbose_flag(p)
     return p
+
+
+def _qat_defaults() -> dict:
+    """Target -> QatDefaults of the targets that offer QAT (exporters/spec.py)."""
+    quant = Quantization.INT8
+    return {t: o[quant].qat for t, o in SPEC.items() if quant in o and o[quant].qat}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,8 +64,11 @@ _FP16 = Tolerance(min_cosine=0.99999, min_sqnr_db=55.0)
 _DYNAMIC_INT8 = Tolerance(min_cosine=0.999, min_sqnr_db=27.0)
 _INT8 = Tolerance(min_cosine=0.97, min_sqnr_db=12.0)
 
-# QAT defaults from the runs on the default model in docs/accuracy.md: a larger lr (2e-5)
-# or longer runs moved the weights away from fp32 more than they recovered rounding error.
+# QAT defaults from runs on the default model (docs/accuracy.md, docs/limitations.md): a
+# larger lr (2e-5) moved the weights away from fp32 more than it recovered rounding error.
+# ExecuTorch's 300 steps: on the one-delegate formulation, 100 steps barely moved the
+# held-out loss and lost one dev snippet to post-training int8 (so --qat fell back); 300
+# took the held-out loss from 2.95e-04 to 8.0e-05 and tied it on dev (2026-12-07, one run).
 SPEC: dict[Target, dict[Quantization, Offer]] = {
     Target.TFLITE: {
         Quantization.FP32: Offer(_FP32),
@@ -76,7 +79,7 @@ SPEC: dict[Target, dict[Quantization, Offer]] = {
     },
     Target.EXECUTORCH: {
         Quantization.FP32: Offer(_FP32),
-        Quantization.INT8: Offer(_INT8, QatDefaults(100, 8, 5e-6)),
+        Quantization.INT8: Offer(_INT8, QatDefaults(300, 8, 5e-6)),
         Quantization.DYNAMIC_INT8: Offer(_DYNAMIC_INT8),
     },
     Target.ONNX: {
