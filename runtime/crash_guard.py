@@ -6,12 +6,12 @@ otherwise well-formed .pte is garbage, and byte-mutated .tflite files can crash 
 neither runtime offers a check that catches this before load. A child that loads the
 model (and runs the golden calls) dies alone, and its exit status says what happened.
 
-    run_in_child("golden", directory, outputs_path)   # verify_artifact: outputs to a file
-    run_in_child("probe", directory)                  # session.load: load and run one call
+    with Child() as child:                            # session.load: load, run one call
+        child.run("probe", directory)
 
     with Child(preload=Target.EXECUTORCH) as child:   # the export: started ahead of need,
         ...                                           # it imports ExecuTorch meanwhile
-        child.run("golden", directory, outputs_path)
+        child.run("golden", directory, outputs_path)  # verify_artifact: outputs to a file
 
 The child is runtime/child.py (``python -m convbert_edge.runtime.child``): exit 0 done,
 2 with a one-line message on stderr for an ArtifactError; a signal or any other status
@@ -101,19 +101,6 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def run_in_child(
-    mode: str,
-    directory: str | Path,
-    outputs: str | Path | None = None,
-    threads: int = 1,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-) -> None:
-    """Run the child's ``mode`` ("golden" or "probe") on the artifact in a new child;
-    ArtifactError if it fails, crashes or hangs."""
-    with Child() as child:
-        child.run(mode, directory, outputs, threads, timeout_s)
 
 
 def _raise_for_exit(returncode: int, stderr: str, directory: str | Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from convbert_edge.errors import ArtifactError
 from convbert_edge.targets import Target
 
-from .crash_guard import run_in_child
+from .crash_guard import Child
 from .input_checks import check_inputs
 from .litert import interpreter_class, litert_runner
 from .manifest import Manifest, TensorSpec
@@ -155,5 +155,6 @@ def load(directory: str | Path, threads: int = 2, isolate: bool = True) -> Sessi
     manifest = Manifest.read(directory)
     model_path = manifest.check_model_file(directory)
     if isolate:
-        run_in_child("probe", directory, threads=1)
+        with Child() as child:
+            child.run("probe", directory, threads=1)
     return SESSIONS[Target(manifest.target)](manifest, model_path, threads)
