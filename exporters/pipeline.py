@@ -406,7 +406,7 @@ def write_artifact(
 
 def verify(o: ExportOptions, tmp: Path, child: Child) -> VerifyResult:
     """The staged artifact against its golden bundle, as ``python -m convbert_edge.verify``,
-    run by ``child`` (started when the export began)."""
+    run by ``child`` (started just before the conversion, its runtime imported since)."""
     return verify_artifact(tmp, threads=o.threads, child=child)
 
 

@@ -93,10 +93,21 @@ class ExecuTorchSession(Session):
         return {s.name: o.numpy() for s, o in zip(self.manifest.outputs, outputs, strict=True)}
 
 
+def _onnxruntime():
+    """The onnxruntime module; ArtifactError saying what to install if it is missing."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ArtifactError(
+            "running a .onnx model needs onnxruntime: pip install onnxruntime"
+        ) from None
+    return onnxruntime
+
+
 class OnnxSession(Session):
     def __init__(self, manifest: Manifest, model_path: Path, threads: int):
         super().__init__(manifest, model_path, threads)
-        ort = self.import_runtime()
+        ort = _onnxruntime()
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -111,14 +122,8 @@ class OnnxSession(Session):
             ) from None
 
     @staticmethod
-    def import_runtime():
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ArtifactError(
-                "running a .onnx model needs onnxruntime: pip install onnxruntime"
-            ) from None
-        return onnxruntime
+    def import_runtime() -> None:
+        _onnxruntime()
 
     def _run(self, feed):
         names = [s.name for s in self.manifest.outputs]
