@@ -6,12 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .budget import (
-    ACCEPTANCE_THREADS,
-    INTEGER_ONLY_MIN_AGREEMENT,
-    SELECTION_BUDGET,
-    SPEED_TARGETS,
-)
+from .budget import ACCEPTANCE_THREADS, SELECTION_BUDGET, SPEED_TARGETS
 from .gemm import GemmLimit
 from .reuse import ExportReuse
 from .timing import LatencyStats
@@ -61,7 +56,7 @@ class Ratio:
     """One acceptance ratio (budget.SpeedTarget): ``value`` against ``limit``.
 
     ``condition_met`` is False when a condition besides the ratio failed (the
-    integer-only model's agreement); ``note`` says which.
+    agreement a SpeedTarget asks for); ``note`` says which.
     """
 
     name: str
@@ -170,11 +165,11 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
         note = "" if target.name == "executorch_vs_transformers_lowered" else budget_note
         condition_met = True
         agreement = ours.agreement if ours is not None else None
-        if target.name == "integer_only_vs_fastest" and agreement is not None:
-            condition_met = agreement >= INTEGER_ONLY_MIN_AGREEMENT
+        if target.min_agreement is not None and agreement is not None:
+            condition_met = agreement >= target.min_agreement
             note = (
                 f"agreement with fp32 {agreement:.1%} (needs ≥ "
-                f"{INTEGER_ONLY_MIN_AGREEMENT:.1%}); reference {budget_note}"
+                f"{target.min_agreement:.1%}); reference {budget_note}"
             )
         if ours is None:
             note = "no variant of ours qualifies" + (f" ({budget_note})" if note else "")
