@@ -19,6 +19,7 @@ from convbert_edge.keras_stack.formulation import (
     layer_norm_integer,
     mask_bias,
     masked_scores_integer,
+    position_and_type,
 )
 from convbert_edge.quantize.recipes import full_int8
 from convbert_edge.runtime.litert_profile import delegate_partitions, profile_ops
@@ -82,8 +83,18 @@ def test_masked_scores_keep_real_keys_and_weigh_masked_ones_nothing():
     np.testing.assert_allclose(ours, reference, atol=1e-7)
 
 
+def test_position_and_type_is_one_lookup_of_their_sums():
+    rng = np.random.default_rng(0)
+    positions = rng.normal(0, 1, (6, 4)).astype("float32")
+    types = rng.normal(0, 1, (3, 4)).astype("float32")
+    type_ids = np.array([[0, 2, 1, 1, 0, 2], [2, 2, 0, 1, 1, 0]], np.int32)
+    out = np.asarray(position_and_type(positions, types, type_ids))
+    np.testing.assert_allclose(out, positions[None] + types[type_ids], rtol=1e-6)
+
+
 def test_integer_graph_computes_the_reference_in_fp32(model):
     calls = _calls(model.config.vocab_size, 4)
+    calls[1] = {**calls[1], "token_type_ids": (np.arange(SEQ) >= 5).astype(np.int32)[None]}
     for call in calls:
         reference = model(call, training=False)["logits"]
         integer = model(call, training=False, graph="integer")["logits"]
@@ -99,6 +110,20 @@ def test_export_twin_traces_the_graph_asked_for(model):
     np.testing.assert_allclose(np.asarray(out), np.asarray(model(call)["logits"]), atol=2e-5)
     with pytest.raises(ValueError, match="unknown graph"):
         model.build_for_export(1, SEQ, graph="float")
+
+
+def _embedding_sum_inputs(tflite: bytes) -> list[str]:
+    """Op types of the inputs of the op whose output the first LayerNorm's MEAN reads."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromPackedBuf(tflite, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = m.subgraphs[0]
+    kind = [names[m.operatorCodes[op.opcodeIndex].builtinCode] for op in graph.operators]
+    writer = {t: i for i, op in enumerate(graph.operators) for t in op.outputs}
+    mean = graph.operators[kind.index("MEAN")]
+    total = writer[mean.inputs[0]]
+    return [kind[total], *(kind[writer[t]] for t in graph.operators[total].inputs if t in writer)]
 
 
 def _outside_ops(tflite: bytes) -> tuple[int, dict[str, float]]:
@@ -128,3 +153,6 @@ def test_integer_only_model_leaves_fewer_ops_outside_xnnpack(model):
     assert not removed & set(outside), outside
     assert sum(outside.values()) < sum(ref_outside.values())
     assert parts < ref_parts, (parts, ref_parts)
+    # The embedding sum is rounded to int8 once (one ADD of two lookups), not twice.
+    assert _embedding_sum_inputs(built["reference"]) == ["ADD", "ADD", "GATHER"]
+    assert _embedding_sum_inputs(built["integer"]) == ["ADD", "GATHER", "GATHER"]

@@ -17,6 +17,8 @@ delegated graph into partitions; docs/int8_ops.md has the measured op table.
   XNNPACK, and slow in TFLite's int8 kernel) beside the means; here the centred input is
   squared with a MUL, so only the per-row ``+ epsilon`` and RSQRT ((b, l, 1)) stay
   outside XNNPACK.
+- Embeddings: word + position + type as two ADDs rounds the sum to int8 twice; one
+  lookup of a (position, type) sum table leaves one ADD (``position_and_type``).
 - Attention mask: the reference shifts masked scores by the row's own range (two
   reductions, and a sum whose int8 range is the scores' stretched by their spread and
   the margin). Here masked scores are set to ``-MASK_MARGIN`` (a MUL by the 0/1 mask and
@@ -61,6 +63,32 @@ def masked_scores_integer(scores, keep, bias):
         scores: (b, n, l, l); keep: (b, 1, 1, l) 0/1; bias: ``mask_bias(keep)``.
     """
     return scores * keep + bias  # (b, n, l, l)
+
+
+def position_and_type(positions, types, token_type_ids):
+    """positions + types[token_type_ids] as one lookup in their (l * t, e) sum table.
+
+    In int8 every ADD rounds its output to the sum's grid, which the word table's range
+    sets: the coarsest grid the first LayerNorm sees. Word + position + type as two ADDs
+    rounds the embedding sum twice; with the table of every (position, type) pair,
+    which the converter folds to one int8 constant, the sum is one ADD of two lookups.
+    On the default model that halved the integer-only model's logit-margin error
+    (docs/int8_ops.md).
+
+    Args:
+        positions: (l, e); types: (t, e); token_type_ids: (b, l) int, each in [0, t)
+            (a larger one would read another position's row; the runtime's input
+            checks refuse it).
+    Returns (b, l, e).
+    """
+    seq_len, type_count = ops.shape(positions)[0], ops.shape(types)[0]
+    table = ops.reshape(
+        positions[:, None, :] + types[None, :, :], (seq_len * type_count, -1)
+    )  # (l * t, e): row p * t + k is position p plus type k
+    index = ops.arange(seq_len, dtype="int32")[None, :] * type_count + ops.cast(
+        token_type_ids, "int32"
+    )  # (b, l)
+    return ops.take(table, index, axis=0)  # (b, l, e)
 
 
 def layer_norm_integer(layer, x):

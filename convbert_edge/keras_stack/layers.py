@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from convbert_edge.config import SUPPORTED_ACTIVATIONS, ConvBertConfig
-from convbert_edge.keras_stack.formulation import Graph
+from convbert_edge.keras_stack.formulation import Graph, position_and_type
 from convbert_edge.keras_stack.formulation import layer_norm as normalize
 
 
@@ -154,6 +154,13 @@ class ConvBertEmbeddings(keras.layers.Layer):
         # (b, l) int32 each; graph: keras_stack.formulation.Graph
         seq_len = ops.shape(input_ids)[1]
         positions = self.position_embeddings.embeddings[:seq_len]  # (l, e)
-        x = self.word_embeddings(input_ids) + positions + self.token_type_embeddings(token_type_ids)
-        x = normalize(self.layer_norm, x, Graph.parse(graph))  # (b, l, e)
+        graph = Graph.parse(graph)
+        if graph is Graph.INTEGER:
+            x = self.word_embeddings(input_ids) + position_and_type(
+                positions, self.token_type_embeddings.embeddings, token_type_ids
+            )  # (b, l, e)
+        else:
+            types = self.token_type_embeddings(token_type_ids)  # (b, l, e)
+            x = self.word_embeddings(input_ids) + positions + types  # (b, l, e)
+        x = normalize(self.layer_norm, x, graph)  # (b, l, e)
         return self.dropout(x, training=training)  # (b, l, e)
