@@ -33,14 +33,15 @@ SEQ = 128
 TASK = Task.SEQUENCE_CLASSIFICATION
 
 
-def op_outputs(model: bytes) -> list[tuple[str, str]]:
-    """(op type, its output tensor's name after ``convbert_1/``) for every op."""
+def op_outputs(model: bytes) -> list[tuple[str, str, str]]:
+    """(op type, output tensor name, that name after ``convbert_1/``) for every op."""
     interpreter = litert_interpreter(model)
     names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
-    return [
-        (op["op_name"], re.sub(r".*convbert_1/", "", names[op["outputs"][0]].split(";")[0]))
-        for op in interpreter._get_ops_details()  # the only listing of ops with their types
-    ]
+    out = []
+    for op in interpreter._get_ops_details():  # the only listing of ops with their types
+        name = names[op["outputs"][0]]
+        out.append((op["op_name"], name, re.sub(r".*convbert_1/", "", name.split(";")[0])))
+    return out
 
 
 def quantized(calibrated: bytes, keep: str | None) -> bytes:
@@ -50,13 +51,10 @@ def quantized(calibrated: bytes, keep: str | None) -> bytes:
     nodes, types = None, None
     if keep and ":" in keep:
         kind, pattern = keep.split(":", 1)
-        interpreter = litert_interpreter(calibrated)
-        full = [t["name"] for t in interpreter.get_tensor_details()]
-        short = {re.sub(r".*convbert_1/", "", n.split(";")[0]): n for n in full}
         nodes = [
-            short[name]
-            for op, name in op_outputs(calibrated)
-            if kind in ("*", op) and re.search(pattern, name) and name in short
+            name
+            for op, name, short in op_outputs(calibrated)
+            if kind in ("*", op) and re.search(pattern, short)
         ]
         if not nodes:
             raise SystemExit(f"{keep!r} matches no op")

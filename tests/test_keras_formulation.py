@@ -22,6 +22,7 @@ from convbert_edge.keras_stack.formulation import (
     position_and_type,
 )
 from convbert_edge.quantize.recipes import full_int8
+from convbert_edge.runtime.litert import litert_interpreter
 from convbert_edge.runtime.litert_profile import delegate_partitions, profile_ops
 from convbert_edge.tasks import Task
 
@@ -113,17 +114,11 @@ def test_export_twin_traces_the_graph_asked_for(model):
 
 
 def _embedding_sum_inputs(tflite: bytes) -> list[str]:
-    """Op types of the inputs of the op whose output the first LayerNorm's MEAN reads."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    m = schema.ModelT.InitFromPackedBuf(tflite, 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    graph = m.subgraphs[0]
-    kind = [names[m.operatorCodes[op.opcodeIndex].builtinCode] for op in graph.operators]
-    writer = {t: i for i, op in enumerate(graph.operators) for t in op.outputs}
-    mean = graph.operators[kind.index("MEAN")]
-    total = writer[mean.inputs[0]]
-    return [kind[total], *(kind[writer[t]] for t in graph.operators[total].inputs if t in writer)]
+    """Op types of the op whose output the first LayerNorm's MEAN reads, then its inputs'."""
+    ops = litert_interpreter(tflite)._get_ops_details()  # as litert_profile reads them
+    writer = {t: op for op in ops for t in op["outputs"]}
+    total = writer[next(op for op in ops if op["op_name"] == "MEAN")["inputs"][0]]
+    return [total["op_name"], *(writer[t]["op_name"] for t in total["inputs"] if t in writer)]
 
 
 def _outside_ops(tflite: bytes) -> tuple[int, dict[str, float]]:
