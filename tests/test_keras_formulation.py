@@ -16,6 +16,7 @@ from convbert_edge.keras_stack import model_class_for
 from convbert_edge.keras_stack.attention import mask_scores
 from convbert_edge.keras_stack.formulation import (
     Graph,
+    embeddings_integer,
     layer_norm_integer,
     mask_bias,
     masked_scores_integer,
@@ -40,18 +41,27 @@ def _calls(vocab: int, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
     return calls
 
 
-@pytest.fixture(scope="module")
-def model():
+def _model(config):
     import keras
 
     keras.utils.set_random_seed(0)
-    m = model_class_for(Task.SEQUENCE_CLASSIFICATION)(tiny())
+    m = model_class_for(Task.SEQUENCE_CLASSIFICATION)(config)
     # LayerNorms at their init (1, 0) would hide a swapped gamma/beta: move them.
     rng = np.random.default_rng(1)
     for w in m.weights:
         if "layer_norm" in w.path.lower() or "layernorm" in w.path.lower():
             w.assign(w.numpy() + rng.normal(0, 0.3, w.shape).astype("float32"))
     return m
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _model(tiny())  # embedding size = hidden size: no projection
+
+
+@pytest.fixture(scope="module")
+def projected():
+    return _model(tiny(embedding_size=16))  # the default model's shape: a projection
 
 
 def test_layer_norm_integer_is_keras_layer_norm():
@@ -93,13 +103,30 @@ def test_position_and_type_is_one_lookup_of_their_sums():
     np.testing.assert_allclose(out, positions[None] + types[type_ids], rtol=1e-6)
 
 
-def test_integer_graph_computes_the_reference_in_fp32(model):
+@pytest.mark.parametrize("name", ["model", "projected"])
+def test_integer_graph_computes_the_reference_in_fp32(name, request):
+    model = request.getfixturevalue(name)
     calls = _calls(model.config.vocab_size, 4)
     calls[1] = {**calls[1], "token_type_ids": (np.arange(SEQ) >= 5).astype(np.int32)[None]}
     for call in calls:
         reference = model(call, training=False)["logits"]
         integer = model(call, training=False, graph="integer")["logits"]
         np.testing.assert_allclose(np.asarray(integer), np.asarray(reference), atol=2e-5)
+
+
+@pytest.mark.parametrize("name", ["model", "projected"])
+def test_integer_embedding_block_is_the_reference_block(name, request):
+    """Centred tables, LayerNorm without its mean, gamma and beta in the projection: the
+    same (b, l, h) as the reference's embeddings and projection, token types included."""
+    backbone = request.getfixturevalue(name).convbert
+    embeddings, project = backbone.embeddings, backbone.embeddings_project
+    call = _calls(backbone.config.vocab_size, 2, seed=5)[1]
+    types = (np.arange(SEQ) % 2).astype(np.int32)[None]
+    reference = embeddings(call["input_ids"], types)
+    if project is not None:
+        reference = project(reference)
+    ours = embeddings_integer(embeddings, project, call["input_ids"], types)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), atol=2e-5)
 
 
 def test_export_twin_traces_the_graph_asked_for(model):
@@ -113,12 +140,19 @@ def test_export_twin_traces_the_graph_asked_for(model):
         model.build_for_export(1, SEQ, graph="float")
 
 
-def _embedding_sum_inputs(tflite: bytes) -> list[str]:
-    """Op types of the op whose output the first LayerNorm's MEAN reads, then its inputs'."""
+def _first_mean_reads(tflite: bytes) -> str:
+    """What the model's first MEAN (the embedding LayerNorm's) reads, as the op types that
+    wrote it, two ops deep, lookups as leaves: ``"ADD(ADD(GATHER), GATHER)"``."""
     ops = litert_interpreter(tflite)._get_ops_details()  # as litert_profile reads them
     writer = {t: op for op in ops for t in op["outputs"]}
-    total = writer[next(op for op in ops if op["op_name"] == "MEAN")["inputs"][0]]
-    return [total["op_name"], *(writer[t]["op_name"] for t in total["inputs"] if t in writer)]
+
+    def written(tensor, depth: int) -> str:
+        op = writer[tensor]
+        leaf = depth == 0 or op["op_name"] == "GATHER"  # a lookup's inputs are its ids
+        inputs = [] if leaf else [written(t, depth - 1) for t in op["inputs"] if t in writer]
+        return op["op_name"] + (f"({', '.join(inputs)})" if inputs else "")
+
+    return written(next(op for op in ops if op["op_name"] == "MEAN")["inputs"][0], 2)
 
 
 def _outside_ops(tflite: bytes) -> tuple[int, dict[str, float]]:
@@ -148,6 +182,7 @@ def test_integer_only_model_leaves_fewer_ops_outside_xnnpack(model):
     assert not removed & set(outside), outside
     assert sum(outside.values()) < sum(ref_outside.values())
     assert parts < ref_parts, (parts, ref_parts)
-    # The embedding sum is rounded to int8 once (one ADD of two lookups), not twice.
-    assert _embedding_sum_inputs(built["reference"]) == ["ADD", "ADD", "GATHER"]
-    assert _embedding_sum_inputs(built["integer"]) == ["ADD", "GATHER", "GATHER"]
+    # The embedding sum is rounded to int8 once (one ADD of two lookups), not twice, and
+    # its first MEAN is the variance's (the mean of its square): the tables come centred.
+    assert _first_mean_reads(built["reference"]) == "ADD(ADD(GATHER), GATHER)"
+    assert _first_mean_reads(built["integer"]) == "MUL(ADD(GATHER, GATHER), ADD(GATHER, GATHER))"

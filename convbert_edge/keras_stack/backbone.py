@@ -10,7 +10,7 @@ from keras import ops
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.keras_stack.attention import ConvBertAttention
-from convbert_edge.keras_stack.formulation import Graph, mask_bias
+from convbert_edge.keras_stack.formulation import Graph, embeddings_integer, mask_bias
 from convbert_edge.keras_stack.formulation import layer_norm as normalize
 from convbert_edge.keras_stack.layers import (
     ConvBertEmbeddings,
@@ -89,9 +89,15 @@ class ConvBertBackbone(keras.layers.Layer):
     def call(self, input_ids, attention_mask, token_type_ids, training=False,
              graph=Graph.REFERENCE):  # fmt: skip
         graph = Graph.parse(graph)
-        hidden = self.embeddings(input_ids, token_type_ids, training=training, graph=graph)
-        if self.embeddings_project is not None:
-            hidden = self.embeddings_project(hidden)  # (b, l, h)
+        if graph is Graph.INTEGER:
+            with keras.name_scope("embeddings"):  # its ops' names, as the reference's read
+                hidden = embeddings_integer(
+                    self.embeddings, self.embeddings_project, input_ids, token_type_ids
+                )  # (b, l, h)
+        else:
+            hidden = self.embeddings(input_ids, token_type_ids, training=training)
+            if self.embeddings_project is not None:
+                hidden = self.embeddings_project(hidden)  # (b, l, h)
         keep = ops.cast(attention_mask, hidden.dtype)[:, None, None, :]  # (b, 1, 1, l)
         # Made once, shared by every layer: one pair of ops for the whole model.
         bias = mask_bias(keep) if graph is Graph.INTEGER else None  # (b, 1, 1, l)

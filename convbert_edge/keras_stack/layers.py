@@ -11,8 +11,6 @@ import keras
 from keras import ops
 
 from convbert_edge.config import SUPPORTED_ACTIVATIONS, ConvBertConfig
-from convbert_edge.keras_stack.formulation import Graph, position_and_type
-from convbert_edge.keras_stack.formulation import layer_norm as normalize
 
 
 def _gelu(x):
@@ -150,17 +148,10 @@ class ConvBertEmbeddings(keras.layers.Layer):
         self.layer_norm.build((None, None, self.embedding_size))
         self.built = True
 
-    def call(self, input_ids, token_type_ids, training=False, graph=Graph.REFERENCE):
-        # (b, l) int32 each; graph: keras_stack.formulation.Graph
+    def call(self, input_ids, token_type_ids, training=False):
+        # (b, l) int32 each; the integer graph's block is formulation.embeddings_integer
         seq_len = ops.shape(input_ids)[1]
         positions = self.position_embeddings.embeddings[:seq_len]  # (l, e)
-        graph = Graph.parse(graph)
-        if graph is Graph.INTEGER:
-            x = self.word_embeddings(input_ids) + position_and_type(
-                positions, self.token_type_embeddings.embeddings, token_type_ids
-            )  # (b, l, e)
-        else:
-            types = self.token_type_embeddings(token_type_ids)  # (b, l, e)
-            x = self.word_embeddings(input_ids) + positions + types  # (b, l, e)
-        x = normalize(self.layer_norm, x, graph)  # (b, l, e)
-        return self.dropout(x, training=training)  # (b, l, e)
+        types = self.token_type_embeddings(token_type_ids)  # (b, l, e)
+        x = self.word_embeddings(input_ids) + positions + types  # (b, l, e)
+        return self.dropout(self.layer_norm(x), training=training)  # (b, l, e)
