@@ -8,7 +8,7 @@ ops left in float (the converter's denylist), and prints for each, against the f
 PyTorch model on the split: the RMS error of the logit margin (logit 1 - logit 0) and
 the predictions that flip. A KEEP is an op type (``SOFTMAX``), several joined by commas
 (``MEAN,RSQRT``), or ``TYPE:REGEX`` for the ops of that type (``*`` for any) whose output
-tensor name, after ``convbert_1/``, matches (``ADD:^embeddings_1/``, ``*:^layer_0``).
+tensor name, after ``convbert_1/``, matches (``ADD:^embeddings/``, ``*:^layer_0``).
 The first line is always the all-int8 model. docs/int8_ops.md has the figures.
 """
 

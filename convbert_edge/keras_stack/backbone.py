@@ -90,7 +90,7 @@ class ConvBertBackbone(keras.layers.Layer):
              graph=Graph.REFERENCE):  # fmt: skip
         graph = Graph.parse(graph)
         if graph is Graph.INTEGER:
-            with keras.name_scope("embeddings"):  # its ops' names, as the reference's read
+            with keras.name_scope("embeddings"):  # op names start embeddings/, as profiles read
                 hidden = embeddings_integer(
                     self.embeddings, self.embeddings_project, input_ids, token_type_ids
                 )  # (b, l, h)
