@@ -125,7 +125,7 @@ def embeddings_integer(embeddings, project, input_ids, token_type_ids):
     types = embeddings.token_type_embeddings.embeddings  # (t, e)
     words = ops.take(centred_rows(embeddings.word_embeddings.embeddings), input_ids, axis=0)
     x = words + position_and_type(centred_rows(positions), centred_rows(types), token_type_ids)
-    n = x * ops.rsqrt(ops.mean(x * x, axis=-1, keepdims=True) + norm.epsilon)  # (b, l, e)
+    n = normalized(x, norm.epsilon)  # (b, l, e)
     if project is None:
         return n * norm.gamma + norm.beta  # (b, l, h)
     kernel = norm.gamma[:, None] * project.kernel  # (e, h)
@@ -133,13 +133,18 @@ def embeddings_integer(embeddings, project, input_ids, token_type_ids):
     return ops.matmul(n, kernel) + bias  # (b, l, h)
 
 
+def normalized(centred, epsilon):
+    """``centred`` (zero mean over the last axis) over its root mean square: MUL-square,
+    MEAN, ADD, RSQRT, MUL. LayerNorm's step after centring, before gamma and beta."""
+    variance = ops.mean(centred * centred, axis=-1, keepdims=True)  # (..., 1)
+    return centred * ops.rsqrt(variance + epsilon)  # same shape as centred
+
+
 def layer_norm_integer(layer, x):
     """``layer`` (a keras LayerNormalization over the last axis) applied to ``x`` as
-    mean, centre, MUL-square, mean, RSQRT, scale: the same arithmetic as Keras' own."""
-    mean = ops.mean(x, axis=-1, keepdims=True)  # (b, l, 1)
-    centred = x - mean  # (b, l, h)
-    variance = ops.mean(centred * centred, axis=-1, keepdims=True)  # (b, l, 1)
-    return centred * ops.rsqrt(variance + layer.epsilon) * layer.gamma + layer.beta  # (b, l, h)
+    mean, centre, ``normalized``, scale: the same arithmetic as Keras' own."""
+    centred = x - ops.mean(x, axis=-1, keepdims=True)  # (b, l, h)
+    return normalized(centred, layer.epsilon) * layer.gamma + layer.beta  # (b, l, h)
 
 
 def layer_norm(layer, x, graph: Graph):
