@@ -7,11 +7,12 @@ import pytest
 
 from convbert_edge.config import ConvBertConfig
 from convbert_edge.report import budget
-from convbert_edge.report.gemm import largest_linear, model_flops
+from convbert_edge.report.gemm import GemmLimit, largest_linear, model_flops
 from convbert_edge.report.machine import parse_cpuinfo
 from convbert_edge.report.pareto import pareto_front
 from convbert_edge.report.results import Section, VariantResult, acceptance_ratios
 from convbert_edge.report.timing import LatencyStats, percentile, round_robin
+from convbert_edge.report.write import ratio_table
 
 
 class FakeClock:
@@ -296,3 +297,49 @@ def test_the_integer_only_and_executorch_verdicts_hold_them_near_the_fastest_int
     rows[1].agreement, rows[1].latency[2] = 0.99, LatencyStats.of([4.2])
     integer = {r.name: r for r in acceptance_ratios(_section(rows))}["integer_only_vs_fastest"]
     assert integer.value == pytest.approx(2.1) and integer.verdict == "MISS"
+
+
+def _gemm_limit(runtime: str, gops: float) -> GemmLimit:
+    """A GEMM limit of ``gops`` on the (128, 256, 1024) probe (eight layers)."""
+    probe_gop = 2 * 128 * 256 * 1024 * 8 / 1e9
+    return GemmLimit(runtime, (128, 256, 1024), 2, LatencyStats.of([probe_gop / gops * 1e3]))
+
+
+def test_a_speed_line_above_the_cpus_int8_gemm_ceiling_says_it_is_out_of_reach():
+    # An AVX2 CPU without VNNI (measured 2026-12-07, docs/cpus.md): int8 GEMMs run at
+    # fp32 speed, so the model's int8 GEMMs alone take about half of eager fp32's time.
+    rows = [
+        _row("transformers-eager", "baseline", "fp32", 100.0, None, "torch"),
+        _row("tflite-int8-linear", "ours", "int8", 40.0),
+        _row("peer-litert-torch-int8", "peer", "int8", 30.0),
+        _row("executorch-int8", "ours", "int8", 42.0, runtime="executorch"),
+    ]
+    section = _section(rows)  # 2.44 GFLOP a call
+    unmeasured = {r.name: r for r in acceptance_ratios(section)}
+    assert all(r.ceiling is None for r in unmeasured.values())
+    section.ratios = list(unmeasured.values())
+    assert "ceiling" not in ratio_table(section)  # quick mode: no GEMM limit, no column
+
+    section.gemm = {2: {"tflite": _gemm_limit("tflite", 100.0)}}  # 24.4 ms of GEMMs
+    ratios = {r.name: r for r in acceptance_ratios(section)}
+    eager = ratios["vs_transformers_eager"]
+    assert eager.value == pytest.approx(2.5) and eager.verdict == "MISS"
+    assert eager.ceiling == pytest.approx(100.0 / 24.4)
+    assert "out of reach on this CPU" in eager.note and "24.40 ms" in eager.note
+    assert "100 GOP/s" in eager.note and eager.note.startswith("within budget")
+    peer = ratios["vs_fastest_peer"]
+    assert peer.ceiling == pytest.approx(30.0 / 24.4) and "out of reach" in peer.note
+    # "at most" lines hold ours near another of ours: no ceiling; and a runtime whose
+    # limit was not measured (ExecuTorch here) gets none either
+    assert ratios["executorch_vs_fastest"].ceiling is None
+    assert ratios["executorch_vs_transformers_lowered"].ceiling is None
+
+    section.ratios = list(ratios.values())
+    table = ratio_table(section)
+    assert "| ceiling |" in table.splitlines()[0] and "| 4.10x |" in table
+
+    # A CPU with fast int8 GEMMs: the same miss is ours to close, and the note says nothing
+    section.gemm = {2: {"tflite": _gemm_limit("tflite", 1000.0)}}  # 2.44 ms of GEMMs
+    eager = {r.name: r for r in acceptance_ratios(section)}["vs_transformers_eager"]
+    assert eager.ceiling == pytest.approx(100.0 / 2.44) and eager.verdict == "MISS"
+    assert "out of reach" not in eager.note

@@ -20,8 +20,9 @@ from reliability_helpers import TEXTS, edit_manifest, tiny_checkpoint, tree_dige
 import convbert_edge.evaluation as evaluation
 import convbert_edge.report as report_package
 from convbert_edge.exporters import pipeline
-from convbert_edge.report import ReportOptions
+from convbert_edge.report import ReportOptions, results
 from convbert_edge.report.__main__ import main as report_main
+from convbert_edge.report.budget import SpeedTarget
 from convbert_edge.report.modes import FULL, QUICK
 from convbert_edge.report.reuse import check_export, shipped_variant
 from convbert_edge.report.variants import VARIANTS, BuildContext
@@ -146,8 +147,26 @@ def test_quick_report_measures_the_export_in_place_and_builds_nothing(workdir, m
     assert row["available"] and row["path"] == str((workdir / EXPORT_DIR).resolve())
     assert row["latency"]["2"]["runs"] == 2 and row["agreement"] is not None
     assert data["options"]["mode"] == "quick"
+    assert section["gemm"] == {}  # no speed line missed (none measured): no GEMM probe
     assert "Mode: **quick" in md and "`--full`" in md
     assert f"reused `{EXPORT_DIR}` (model sha256 {sha})" in md
+
+
+def test_a_missed_speed_line_gets_the_gemm_probe_and_says_what_this_cpu_allows(
+    workdir, monkeypatch
+):
+    # A line no model can meet, so that it misses whatever the machine's speed
+    impossible = SpeedTarget("vs_transformers_eager", "ours vs transformers eager", 1e6)
+    monkeypatch.setattr(results, "SPEED_TARGETS", (impossible,))
+    data, md, _ = _report(
+        monkeypatch, workdir, "--variants", f"ours-eager,{LINEAR},transformers-eager"
+    )
+    section = data["sections"][0]
+    (ratio,) = section["ratios"]
+    assert ratio["verdict"] == "MISS" and ratio["ours"] == LINEAR
+    assert list(section["gemm"]) == ["2"] and list(section["gemm"]["2"]) == ["tflite"]
+    assert 0 < ratio["ceiling"] < 1e6 and "out of reach on this CPU" in ratio["note"]
+    assert "| ceiling |" in md and "### Against the CPU's int8 GEMM limit" in md
 
 
 def test_quick_report_refuses_an_export_of_another_checkpoint_and_builds_instead(

@@ -5,7 +5,9 @@ quick gives the verdicts in minutes. It measures the rows the five verdicts read
 `make demo` exports (taken as the exports wrote them when their manifests match, see
 reuse.py), the integer-only TFLite model (built here), transformers eager, and the peers
 the "fastest peer" and ExecuTorch verdicts compare against, at the verdicts' thread count
-only, without the GEMM-limit probes.
+only; the GEMM-limit probe runs only when an "ours is faster" line misses, for the
+runtime of ours in it, so that the verdict says whether this CPU allows the line at all
+(results.gemm_ceiling).
 full is the sweep: every variant (fp16, dynamic int8, the integer-only TFLite model,
 ONNX, QAT on both targets, ...), 1 and 2 threads, 50 rounds and the int8 GEMM limit of
 each runtime, all built by the report itself.
@@ -46,7 +48,8 @@ class Mode:
         variants: report rows (None: every variant of VARIANTS).
         threads: thread counts latency is measured at.
         runs: timed round-robin rounds.
-        gemm_limit: measure each runtime's int8 GEMM speed (the "GEMM frac" columns).
+        gemm_limit: measure each runtime's int8 GEMM speed (the "GEMM frac" columns and
+            the verdicts' ceiling); without it, only a missed speed line's runtime is probed.
         reuse_exports: measure `make demo`'s exported artifacts in place when their
             manifests match (reuse.py) instead of building them again.
         score_references: score transformers eager and the peers on the held-out split

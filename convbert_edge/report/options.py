@@ -65,12 +65,13 @@ class ReportOptions:
     def describe(self) -> str:
         """The mode and what it measured, for the log and report.md."""
         rows = "every variant" if self.variants is None else f"{len(self.variants)} variants"
+        gemm_on_miss = "int8 GEMM limit probed only if a speed line misses"
         return (
             f"{self.mode}: {rows} at {', '.join(map(str, self.threads))} thread(s), "
             f"{self.runs} rounds; exported artifacts "
             f"{'measured where their manifests match' if self.reuse_exports else 'not reused'}; "
             f"{'every row' if self.score_references else 'our rows only'} scored; "
-            f"int8 GEMM limit {'measured' if self.gemm_limit else 'not measured'}"
+            + ("int8 GEMM limit measured" if self.gemm_limit else gemm_on_miss)
         )
 
     @classmethod

@@ -56,7 +56,9 @@ class Ratio:
     """One acceptance ratio (budget.SpeedTarget): ``value`` against ``limit``.
 
     ``condition_met`` is False when a condition besides the ratio failed (the
-    agreement a SpeedTarget asks for); ``note`` says which.
+    agreement a SpeedTarget asks for); ``note`` says which. ``ceiling`` (for "ours is
+    faster" targets, where the GEMM limit was measured) is the best ratio this CPU allows:
+    see ``gemm_ceiling``.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Ratio:
     note: str = ""
     at_most: bool = False
     condition_met: bool = True
+    ceiling: float | None = None
 
     @property
     def verdict(self) -> str:
@@ -131,6 +134,23 @@ def fastest_int8_in_budget(section: Section, threads: int) -> VariantResult | No
     return min(candidates, key=lambda v: v.median(threads), default=None)
 
 
+def gemm_ceiling(
+    section: Section, ours: VariantResult, reference_ms: float, threads: int
+) -> tuple[float, float] | None:
+    """(ceiling, floor ms): the ratio ``ours`` would reach against ``reference_ms`` if the
+    model's FLOPs all ran at its runtime's int8 GEMM speed on this CPU and nothing else
+    took time, and that time. No int8 model of this shape beats it in that runtime here:
+    on a CPU whose int8 GEMMs run no faster than fp32 ones (AVX2 without VNNI), a "5x
+    faster than fp32" line is out of reach whatever the rest of the graph does. None
+    when the GEMM limit was not measured for that runtime and thread count.
+    """
+    limit = section.gemm.get(threads, {}).get(ours.runtime)
+    if limit is None or not limit.gops:
+        return None
+    floor_ms = section.flops / limit.gops / 1e6
+    return reference_ms / floor_ms, floor_ms
+
+
 def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> list[Ratio]:
     """The ratios of budget.SPEED_TARGETS, from the medians of this section at ``threads``."""
     best = fastest_int8_in_budget(section, threads)
@@ -158,10 +178,12 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
     out = []
     for target in SPEED_TARGETS:
         ours, ref = pairs[target.name]
-        value = None
+        value = bound = None
         if ours is not None and ref is not None and ours.median(threads) and ref.median(threads):
             ours_ms, ref_ms = ours.median(threads), ref.median(threads)
             value = ours_ms / ref_ms if target.at_most else ref_ms / ours_ms
+            if not target.at_most:
+                bound = gemm_ceiling(section, ours, ref_ms, threads)
         note = "" if target.name == "executorch_vs_transformers_lowered" else budget_note
         condition_met = True
         agreement = ours.agreement if ours is not None else None
@@ -175,6 +197,14 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
             note = "no variant of ours qualifies" + (f" ({budget_note})" if note else "")
         elif ref is None:
             note = "the reference was not measured"
+        if bound is not None and bound[0] < target.limit:
+            gops = section.gemm[threads][ours.runtime].gops
+            note += (
+                f"{'; ' if note else ''}out of reach on this CPU: at {ours.runtime}'s int8 "
+                f"GEMM speed here ({gops:.0f} GOP/s) the model's "
+                f"{section.flops / 1e9:.2f} GFLOP alone take {bound[1]:.2f} ms, "
+                f"at most {bound[0]:.2f}x"
+            )
         out.append(
             Ratio(
                 target.name,
@@ -186,6 +216,7 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
                 note,
                 at_most=target.at_most,
                 condition_met=condition_met,
+                ceiling=bound[0] if bound else None,
             )
         )
     return out

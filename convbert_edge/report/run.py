@@ -15,7 +15,7 @@ from pathlib import Path
 
 from convbert_edge.data import default_dataset
 
-from .budget import BUDGETS
+from .budget import ACCEPTANCE_THREADS, BUDGETS
 from .gemm import largest_linear, measure_gemm_limits, model_flops
 from .machine import MachineInfo, describe_machine
 from .modes import FULL
@@ -253,22 +253,33 @@ def _time_all(section: Section, specs: dict, call, options: ReportOptions, log):
             worker.close()
 
 
-def _gemm(section: Section, options: ReportOptions, cache: dict, log):
-    runtimes = tuple(sorted({v.runtime for v in section.variants if v.available} - {"torch"}))
-    key = (section.largest_linear, tuple(options.threads), runtimes)
+def _gemm(section: Section, threads, runtimes: tuple[str, ...], cache: dict, log):
+    """Each of ``runtimes``' int8 GEMM limit at ``threads`` into ``section`` (probed once
+    per layer shape, thread counts and runtimes, ``cache``) and every row's share of it."""
+    key = (section.largest_linear, tuple(threads), runtimes)
     if key not in cache:
         log(
             f"[gemm] int8 GEMM {section.largest_linear} in {', '.join(runtimes)}, "
-            f"{', '.join(map(str, options.threads))} thread(s)"
+            f"{', '.join(map(str, threads))} thread(s)"
         )
-        cache[key] = measure_gemm_limits(section.largest_linear, options.threads, runtimes)
-    for threads in options.threads:
-        section.gemm[threads] = cache[key][threads]
+        cache[key] = measure_gemm_limits(section.largest_linear, threads, runtimes)
+    for t in threads:
+        section.gemm[t] = cache[key][t]
         for row in section.variants:
-            limit = cache[key][threads].get(row.runtime)
-            if limit is not None and row.median(threads):
-                gops = section.flops / (row.median(threads) / 1e3) / 1e9
-                row.gemm_fraction[threads] = gops / limit.gops
+            limit = cache[key][t].get(row.runtime)
+            if limit is not None and row.median(t):
+                gops = section.flops / (row.median(t) / 1e3) / 1e9
+                row.gemm_fraction[t] = gops / limit.gops
+
+
+def _missed_speed_runtimes(section: Section) -> tuple[str, ...]:
+    """The runtimes of ours in the "ours is faster" lines that missed."""
+    missed = {
+        section.get(r.ours).runtime
+        for r in section.ratios
+        if not r.at_most and r.verdict == "MISS" and r.ours and section.get(r.ours)
+    }
+    return tuple(sorted(missed))
 
 
 def measure_model(
@@ -339,8 +350,16 @@ def measure_model(
     if specs:
         _time_all(section, specs, call, options, log)
         if options.gemm_limit:
-            _gemm(section, options, gemm_cache, log)
+            runtimes = {v.runtime for v in section.variants if v.available} - {"torch"}
+            _gemm(section, options.threads, tuple(sorted(runtimes)), gemm_cache, log)
     section.ratios = acceptance_ratios(section)
+    missed = _missed_speed_runtimes(section) if specs and not options.gemm_limit else ()
+    if missed and ACCEPTANCE_THREADS in options.threads:
+        # Quick mode skips the GEMM probes; a missed speed line gets them, so that its
+        # verdict says whether this CPU allows the line at all (results.gemm_ceiling).
+        log("[gemm] a speed line missed: probing whether this CPU's int8 GEMMs allow it")
+        _gemm(section, (ACCEPTANCE_THREADS,), missed, gemm_cache, log)
+        section.ratios = acceptance_ratios(section)
     return section
 
 

@@ -67,15 +67,23 @@ def section_table(section: Section, threads: tuple[int, ...]) -> str:
 
 
 def ratio_table(section: Section) -> str:
+    # "ceiling": the ratio at the runtime's int8 GEMM speed with no other work
+    # (results.gemm_ceiling); only where the GEMM limit was measured.
+    ceiling = any(r.ceiling is not None for r in section.ratios)
     lines = [
-        "| target | ours | reference | ratio | needed | verdict | note |",
-        "|---|---|---|---:|---:|---|---|",
+        "| target | ours | reference | ratio | needed | verdict |"
+        + (" ceiling |" if ceiling else "")
+        + " note |",
+        "|---|---|---|---:|---:|---|" + ("---:|" if ceiling else "") + "---|",
     ]
     for r in section.ratios:
-        lines.append(
+        cells = (
             f"| {r.description} | {r.ours or '–'} | {r.reference or '–'} | "
-            f"{_f(r.value, '.2f')}x | {r.needed} | **{r.verdict}** | {r.note} |"
+            f"{_f(r.value, '.2f')}x | {r.needed} | **{r.verdict}** |"
         )
+        if ceiling:
+            cells += f" {_f(r.ceiling, '.2f')}{'x' if r.ceiling is not None else ''} |"
+        lines.append(f"{cells} {r.note} |")
     return "\n".join(lines)
 
 
@@ -132,6 +140,13 @@ def markdown(report) -> str:
         if section.reuse:
             lines += ["", "Exported artifacts:", *(f"- {r.describe()}" for r in section.reuse)]
         lines += ["", f"### Acceptance at {ACCEPTANCE_THREADS} threads", "", ratio_table(section)]
+        if any(r.ceiling is not None for r in section.ratios):
+            lines += [
+                "",
+                "ceiling: the ratio ours would reach if the model's FLOPs all ran at its "
+                "runtime's int8 GEMM speed on this CPU and nothing else took time (below); "
+                "a line above it cannot be met here by any int8 model of this shape.",
+            ]
         lines += ["", "### Every variant", "", section_table(section, o.threads)]
         lines += ["", "### Against the CPU's int8 GEMM limit", ""]
         if section.gemm:
