@@ -61,8 +61,15 @@ def _quantize(src: Path, dst: Path, recipe: Recipe, calibration: list) -> None:
     quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
     per_channel = recipe.granularity == "per-channel"
     if recipe.activations == "dynamic":
-        # optimum's op set for transformers: MatMul and friends, int8 weights.
-        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)
+        # optimum's op set for transformers: MatMul and friends, int8 weights; 7-bit ones
+        # (reduce_range) where the recipe says so (runtime.cpu.int8_pairs_saturate).
+        quantize_dynamic(
+            str(pre),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            reduce_range=recipe.weight_bits == 7,
+        )
         return
     if not calibration:
         raise ExportError("static ONNX int8 needs calibration batches; none were given")

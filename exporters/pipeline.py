@@ -26,6 +26,7 @@ from convbert_edge.config import ConvBertConfig
 from convbert_edge.errors import ExportError
 from convbert_edge.io_utils import atomic_write_bytes, atomic_write_text
 from convbert_edge.quantize.recipes import Recipe, recipe_for
+from convbert_edge.runtime.cpu import int8_pairs_saturate, this_cpu_flags
 from convbert_edge.runtime.crash_guard import Child
 from convbert_edge.runtime.golden import GoldenBundle
 from convbert_edge.runtime.manifest import (
@@ -62,6 +63,13 @@ class ExportResult:
 
 
 _ARCHITECTURE_TASKS = {name: task for task, name in HF_ARCHITECTURES.items()}
+
+# Why ONNX dynamic int8 gets 7-bit weights on some CPUs (runtime.cpu); the manifest's
+# recipe notes carry it.
+SEVEN_BIT_NOTE = (
+    "this CPU has no int8 dot product (VNNI), where ONNX Runtime adds pairs of uint8 x int8 "
+    "products in int16 with saturation; 7-bit weights cannot overflow it (reduce_range)"
+)
 
 # Why each TFLite int8 scope is built; the manifest's recipe notes carry it.
 SCOPE_NOTES: dict[str, str] = {
@@ -196,6 +204,13 @@ def plan_recipe(o: ExportOptions, log: Log) -> Recipe:
             log(f"int8 scope: {o.int8_scope} ({SCOPE_BRIEF[o.int8_scope]})")
         if o.calibration_samples < 200:
             log(f"note: calibrating on {o.calibration_samples} texts; 200 or more are recommended")
+    if (
+        o.target is Target.ONNX
+        and o.quantization is Quantization.DYNAMIC_INT8
+        and int8_pairs_saturate(this_cpu_flags())
+    ):
+        recipe = dataclasses.replace(recipe, weight_bits=7, notes=(*recipe.notes, SEVEN_BIT_NOTE))
+        log(f"weights in 7 bits: {SEVEN_BIT_NOTE}")
     if o.qat:
         recipe = dataclasses.replace(
             recipe,

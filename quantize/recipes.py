@@ -29,6 +29,9 @@ class Recipe:
         activations: "float" (weights only), "dynamic" (ranges measured per call) or
             "static" (ranges fixed by calibration), for the quantized ops.
         activation_bits: 8, or 16 for int16x8.
+        weight_bits: 8, or 7 where the runtime's int8 kernels would overflow 8-bit
+            weights (ONNX Runtime's dynamic int8 on x86 without VNNI:
+            convbert_edge.runtime.cpu).
         granularity: weight scales "per-channel" (one per output channel) or "per-tensor".
         symmetric_weights: weights use zero point 0.
         quantized_ops: op kinds the recipe quantizes (the rest stay float and are listed
@@ -54,6 +57,7 @@ class Recipe:
     weight_dtype: str = "float32"
     activations: str = "float"
     activation_bits: int = 32
+    weight_bits: int = 8
     granularity: str = "per-channel"
     symmetric_weights: bool = True
     quantized_ops: tuple[str, ...] = ()
@@ -68,6 +72,8 @@ class Recipe:
         Quantization.parse(self.quantization)
         if self.weight_dtype not in ("float32", "float16", "int8"):
             raise ValueError(f"weight_dtype {self.weight_dtype!r}: choose float32, float16 or int8")
+        if self.weight_bits not in (7, 8):
+            raise ValueError(f"weight_bits {self.weight_bits}: choose 8, or 7")
         if self.activations not in ACTIVATION_MODES:
             raise ValueError(f"activations {self.activations!r}: choose one of {ACTIVATION_MODES}")
         if self.granularity not in GRANULARITIES:

@@ -11,6 +11,8 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from convbert_edge.runtime.cpu import cpuinfo_flags
+
 # The flags that decide int8 and fp32 GEMM speed on x86 and Arm.
 FLAGS_OF_INTEREST = (
     "avx2",
@@ -64,7 +66,7 @@ class MachineInfo:
 
 def parse_cpuinfo(text: str) -> tuple[str, int, list[str]]:
     """(cpu model, logical processor count, flags of interest) from /proc/cpuinfo text."""
-    model, processors, flags = "", 0, set()
+    model, processors, flags = "", 0, cpuinfo_flags(text)
     arm_part = ""
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -77,8 +79,6 @@ def parse_cpuinfo(text: str) -> tuple[str, int, list[str]]:
             model = value
         elif key == "cpu part" and not arm_part:
             arm_part = value
-        elif key in ("flags", "features"):
-            flags.update(value.split())
     if not model and arm_part:
         model = f"Arm CPU part {arm_part}"
     return model or "unknown CPU", processors, [f for f in FLAGS_OF_INTEREST if f in flags]
