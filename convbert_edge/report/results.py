@@ -136,19 +136,20 @@ def fastest_int8_in_budget(section: Section, threads: int) -> VariantResult | No
 
 def gemm_ceiling(
     section: Section, ours: VariantResult, reference_ms: float, threads: int
-) -> tuple[float, float] | None:
-    """(ceiling, floor ms): the ratio ``ours`` would reach against ``reference_ms`` if the
-    model's FLOPs all ran at its runtime's int8 GEMM speed on this CPU and nothing else
-    took time, and that time. No int8 model of this shape beats it in that runtime here:
-    on a CPU whose int8 GEMMs run no faster than fp32 ones (AVX2 without VNNI), a "5x
-    faster than fp32" line is out of reach whatever the rest of the graph does. None
+) -> tuple[float, float, float] | None:
+    """(ceiling, floor ms, GOP/s): the ratio ``ours`` would reach against ``reference_ms``
+    if the model's FLOPs all ran at its runtime's int8 GEMM speed on this CPU and nothing
+    else took time, that time, and that GEMM speed. No int8 model of this shape beats
+    the ceiling in that runtime here: on a CPU whose int8 GEMMs run no faster than fp32
+    ones (AVX2 without VNNI), a "5x faster than fp32" line is out of reach whatever the
+    rest of the graph does. None
     when the GEMM limit was not measured for that runtime and thread count.
     """
     limit = section.gemm.get(threads, {}).get(ours.runtime)
     if limit is None or not limit.gops:
         return None
     floor_ms = section.flops / limit.gops / 1e6
-    return reference_ms / floor_ms, floor_ms
+    return reference_ms / floor_ms, floor_ms, limit.gops
 
 
 def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> list[Ratio]:
@@ -198,12 +199,12 @@ def acceptance_ratios(section: Section, threads: int = ACCEPTANCE_THREADS) -> li
         elif ref is None:
             note = "the reference was not measured"
         if bound is not None and bound[0] < target.limit:
-            gops = section.gemm[threads][ours.runtime].gops
+            ceiling, floor_ms, gops = bound
             note += (
                 f"{'; ' if note else ''}out of reach on this CPU: at {ours.runtime}'s int8 "
                 f"GEMM speed here ({gops:.0f} GOP/s) the model's "
-                f"{section.flops / 1e9:.2f} GFLOP alone take {bound[1]:.2f} ms, "
-                f"at most {bound[0]:.2f}x"
+                f"{section.flops / 1e9:.2f} GFLOP alone take {floor_ms:.2f} ms, "
+                f"at most {ceiling:.2f}x"
             )
         out.append(
             Ratio(

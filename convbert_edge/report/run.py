@@ -354,9 +354,10 @@ def measure_model(
             _gemm(section, options.threads, tuple(sorted(runtimes)), gemm_cache, log)
     section.ratios = acceptance_ratios(section)
     missed = _missed_speed_runtimes(section) if specs and not options.gemm_limit else ()
-    if missed and ACCEPTANCE_THREADS in options.threads:
+    if missed:
         # Quick mode skips the GEMM probes; a missed speed line gets them, so that its
         # verdict says whether this CPU allows the line at all (results.gemm_ceiling).
+        # A line misses only if it was measured, at ACCEPTANCE_THREADS.
         log("[gemm] a speed line missed: probing whether this CPU's int8 GEMMs allow it")
         _gemm(section, (ACCEPTANCE_THREADS,), missed, gemm_cache, log)
         section.ratios = acceptance_ratios(section)

@@ -66,10 +66,14 @@ def section_table(section: Section, threads: tuple[int, ...]) -> str:
     return "\n".join(lines)
 
 
+def has_ceiling(section: Section) -> bool:
+    """Whether a verdict has a "ceiling": the ratio at the runtime's int8 GEMM speed with
+    no other work (results.gemm_ceiling), known only where the GEMM limit was measured."""
+    return any(r.ceiling is not None for r in section.ratios)
+
+
 def ratio_table(section: Section) -> str:
-    # "ceiling": the ratio at the runtime's int8 GEMM speed with no other work
-    # (results.gemm_ceiling); only where the GEMM limit was measured.
-    ceiling = any(r.ceiling is not None for r in section.ratios)
+    ceiling = has_ceiling(section)
     lines = [
         "| target | ours | reference | ratio | needed | verdict |"
         + (" ceiling |" if ceiling else "")
@@ -140,7 +144,7 @@ def markdown(report) -> str:
         if section.reuse:
             lines += ["", "Exported artifacts:", *(f"- {r.describe()}" for r in section.reuse)]
         lines += ["", f"### Acceptance at {ACCEPTANCE_THREADS} threads", "", ratio_table(section)]
-        if any(r.ceiling is not None for r in section.ratios):
+        if has_ceiling(section):
             lines += [
                 "",
                 "ceiling: the ratio ours would reach if the model's FLOPs all ran at its "
