@@ -89,7 +89,7 @@ def quantized_graph(
     """The model as export_pte quantizes it, before lowering: a copy with the int8 word
     table, in torch_stack.formulation's graph, through PT2E. It also runs eagerly, which
     simulates the int8 artifact."""
-    model = for_xnnpack(model)
+    model = for_xnnpack(model).eval()  # a copy: the caller's model keeps its mode
     swapped = quantize_word_embeddings(model)
     return quantize_pt2e(model, example, recipe, calibration), swapped
 
@@ -149,10 +149,9 @@ def export_pte(
         raise ExportError(
             f"ExecuTorch export supports fp32, int8 and dynamic-int8, not {recipe.quantization}"
         )
-    model = model.eval()
     example = _to_tuple(example)
-    if not recipe.is_quantized:
-        return _lower_checked(for_xnnpack(model), example, recipe, [])
+    if not recipe.is_quantized:  # for_xnnpack copies: the caller's model keeps its mode
+        return _lower_checked(for_xnnpack(model).eval(), example, recipe, [])
     model, swapped = quantized_graph(model, example, recipe, calibration)
     return _lower_checked(model, example, recipe, swapped)
 
@@ -189,7 +188,7 @@ def train_qat(
     if recipe.quantization != "int8":
         raise ExportError(f"QAT makes static int8 artifacts; recipe {recipe.quantization!r} is not")
     calls = [_to_tuple(c) for c in train_calls]
-    qat = qat_quantize(model.eval(), _to_tuple(example), recipe, calls, config, log, distributed)
+    qat = qat_quantize(model, _to_tuple(example), recipe, calls, config, log, distributed)
     log(f"      QAT: {config.steps} steps in {qat.seconds:.0f} s")
     return qat
 

@@ -16,6 +16,7 @@ import torch
 from convbert_edge.errors import ExportError
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.tasks import INPUT_NAMES
+from convbert_edge.torch_stack.export_utils import eval_mode
 
 
 def export_onnx(
@@ -33,17 +34,18 @@ def export_onnx(
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = Path(tmp) / "model.onnx"
         try:
-            torch.onnx.export(
-                model.eval(),
-                tuple(example),
-                str(fp32_path),
-                input_names=list(INPUT_NAMES),
-                output_names=list(output_names),
-                dynamo=True,
-                external_data=False,
-                optimize=True,
-                verbose=False,
-            )
+            with eval_mode(model):  # the caller's model keeps its mode
+                torch.onnx.export(
+                    model,
+                    tuple(example),
+                    str(fp32_path),
+                    input_names=list(INPUT_NAMES),
+                    output_names=list(output_names),
+                    dynamo=True,
+                    external_data=False,
+                    optimize=True,
+                    verbose=False,
+                )
         except Exception as err:  # the exporter raises many types
             raise ExportError(f"ONNX export failed: {str(err).splitlines()[0]}") from None
         if recipe.quantization == "fp32":

@@ -37,6 +37,7 @@ from convbert_edge.quantize import torch_qat_ranks as ranks
 from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
 from convbert_edge.quantize.recipes import Recipe
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
+from convbert_edge.torch_stack.export_utils import eval_mode
 from convbert_edge.torch_stack.formulation import for_xnnpack
 
 # Outputs that are distributions over their last axis: matched by KL divergence.
@@ -232,6 +233,19 @@ def qat_quantize(
         WorkerRankDone: on ranks other than 0, once training is done (a SystemExit with
             status 0): conversion, lowering and verification happen once, on rank 0.
     """
+    with eval_mode(model):  # the teacher runs without dropout; its own mode comes back
+        return _qat_quantize(model, example, recipe, train_calls, config, log, distributed)
+
+
+def _qat_quantize(
+    teacher: torch.nn.Module,
+    example: tuple,
+    recipe: Recipe,
+    train_calls: Sequence[tuple],
+    config: QatConfig,
+    log: Callable[[str], None],
+    distributed: Distributed | None,
+) -> QatResult:
     from torchao.quantization.pt2e import (
         disable_fake_quant,
         disable_observer,
@@ -257,7 +271,6 @@ def qat_quantize(
     held, calls, held_kind = _held_out(calls, config.held_out)
     start = time.perf_counter()
 
-    teacher = model.eval()
     student = for_xnnpack(teacher)  # a copy, in the formulation export_pte lowers
     swapped = quantize_word_embeddings(student)
     graph = torch.export.export(student, example, strict=True).module()

@@ -7,9 +7,10 @@ a .pte is the runtime's job (runtime/pte.py load_pte), a layer this stack cannot
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +24,27 @@ GEMM_OPS = ("linear", "mm", "bmm", "addmm", "matmul", "convolution", "baddbmm")
 GATHER_OPS = ("index", "gather", "index_select", "take", "unfold", "im2col", "embedding")
 
 
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``model`` in eval mode for the block; every module's own mode is put back after.
+
+    An export reads the model it is handed and leaves it as it was: a model in training
+    mode stays in training mode (``model.eval()`` alone would switch it for good).
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 def export_program(
     model: torch.nn.Module, example_inputs: Sequence[torch.Tensor], *, strict: bool = True
 ) -> torch.export.ExportedProgram:
     """torch.export at the static shapes of ``example_inputs`` (eval mode, no grad)."""
-    model = model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         return torch.export.export(model, tuple(example_inputs), strict=strict)
 
 
