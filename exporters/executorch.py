@@ -227,9 +227,9 @@ def _lower_checked(
             },
             {
                 "op": "gelu, softmax, add, mul, cat",
-                "reason": "int8 in the linears and convolutions only, as the TFLite linear "
-                "scope: int8 adds and muls bought no speed and slowed the lowering "
-                "(quantize.pt2e_quantizer)",
+                "reason": "quantized for the linears and convolutions only, as the TFLite "
+                "linear scope (an op between two of them may still run in int8): int8 adds "
+                "and muls bought no speed and slowed the lowering (quantize.pt2e_quantizer)",
             },
             {
                 "op": "attention matmul (activation x activation)",

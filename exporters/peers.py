@@ -9,7 +9,8 @@ directory (model file + manifest.json + tokenizer files) that runtime.session.lo
 - ``litert-torch-int8``: litert-torch's PT2E static int8 to TFLite (needs litert-torch;
   see PEERS_INSTALL).
 - ``executorch-fp32`` / ``executorch-int8``: torch.export -> (PT2E int8 with the XNNPACK
-  quantizer) -> XNNPACK lowering, the same chain our ExecuTorch exporter runs.
+  quantizer, set up as quantize.pt2e_quantizer does for ours) -> XNNPACK lowering, the
+  same chain our ExecuTorch exporter runs.
 
     build_peer("onnx-dynamic-int8", model_dir, "sequence-classification", out, example, calib)
 """

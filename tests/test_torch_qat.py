@@ -247,19 +247,23 @@ def test_qat_beats_ptq_on_held_out_calls_where_rounding_matters():
     # transformers have such channels): every other channel gets a few int8 levels, an
     # error that is the same for every input, which QAT can learn to round around and
     # post-training quantization cannot. Same model, recipe and calibration calls for
-    # both; judged on calls neither saw. Measured: held-out KL 0.627 (PTQ), 0.294 (QAT).
+    # both; judged on calls neither saw. The outliers must make rounding the main error:
+    # since int8 covers only the linears and convolutions (71abb08) there are no int8
+    # adds and muls adding theirs, and with 10x outliers PTQ's held-out KL fell from 0.627
+    # to 0.363, where 40 steps of QAT reached 0.347 and 80 overfit the 16 calls (0.524).
+    # Measured with 30x outliers and 80 steps (AVX2 EPYC, one thread): PTQ 4.606, QAT 1.407.
     model = tiny_classifier()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.Linear):
-                module.weight[0] *= 10.0
+                module.weight[0] *= 30.0
     recipe = recipe_for("int8", calibration_samples=16, granularity="per-tensor")
     train, held = calls(16, first_seed=0, batch=8), calls(8, first_seed=1000, batch=8)
 
     ptq_model = copy.deepcopy(model)
     quantize_word_embeddings(ptq_model)
     ptq = quantize_pt2e(ptq_model, train[0], recipe, train)
-    config = QatConfig(steps=40, lr=3e-4, accumulate=2, calibration_calls=16, freeze_observers=0.5)
+    config = QatConfig(steps=80, lr=3e-4, accumulate=2, calibration_calls=16, freeze_observers=0.5)
     qat = qat_quantize(model, train[0], recipe, train, config, log=quiet).model
 
     ptq_kl, qat_kl = mean_kl(model, ptq, held), mean_kl(model, qat, held)
