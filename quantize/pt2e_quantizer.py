@@ -22,9 +22,9 @@ TFLite linear-scope model: its annotators for add, mul and cat are left out
 (``_WEIGHTED_PATTERNS``). Those int8 adds and muls bought no speed (default model, 2
 threads, AVX2 EPYC: 14.97 ms with them, 14.89 without; 1% on the Zen 4 of
 docs/benchmarks.md), and each brought quantize/dequantize nodes that every pass of the
-lowering re-traces: 834 nodes with them, 706 without; the default model's
-``--target executorch --int8`` lowered in 67.6 s with them and 57.2 s without, and
-agreed with fp32 on 99.5% and 99.7% of the test snippets.
+lowering re-traces: 834 nodes with them, 706 without; the default model lowered in
+75.4 and 72.9 s with them and 66.1 and 60.0 s without (timed alternately, AVX2 EPYC),
+and its int8 program agreed with fp32 on 99.5% and 99.7% of the test snippets.
 """
 
 from __future__ import annotations
