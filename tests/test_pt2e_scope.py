@@ -22,6 +22,7 @@ from convbert_edge.quantize.recipes import full_int8
 from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import MODEL_CLASSES
+from convbert_edge.torch_stack.export_utils import base_op_name, op_name
 from convbert_edge.torch_stack.formulation import for_xnnpack
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,9 +40,7 @@ def op(node: torch.fx.Node) -> str:
     """"linear" for aten.linear.default, "quantize_per_tensor" for its q node, etc."""
     if node.op != "call_function":
         return node.op
-    schema = getattr(node.target, "_schema", None)
-    name = schema.name.split("::")[-1] if schema is not None else str(node.target)
-    return name.removesuffix("_copy")
+    return base_op_name(op_name(node.target))
 
 
 def written_by_weighted(node: torch.fx.Node) -> bool:

@@ -90,11 +90,12 @@ def op_census(edge_program) -> OpCensus:
         if "executorch_call_delegate" in name:
             delegates += 1
         elif name != "getitem":
-            outside[_op_name(node.target)] += 1
+            outside[op_name(node.target)] += 1
     return OpCensus(delegates, outside)
 
 
-def _op_name(target) -> str:
+def op_name(target) -> str:
+    """An fx node target's full name, "aten.convolution.default" (base_op_name shortens it)."""
     schema = getattr(target, "_schema", None)
     if schema is not None:  # "aten::convolution" + overload "default"
         base = schema.name.replace("::", ".")
