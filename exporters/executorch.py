@@ -89,7 +89,7 @@ def quantized_graph(
     """The model as export_pte quantizes it, before lowering: a copy with the int8 word
     table, in torch_stack.formulation's graph, through PT2E. It also runs eagerly, which
     simulates the int8 artifact."""
-    model = for_xnnpack(model).eval()  # a copy: the caller's model keeps its mode
+    model = for_xnnpack(model)  # an eval-mode copy: the caller's model keeps its mode
     swapped = quantize_word_embeddings(model)
     return quantize_pt2e(model, example, recipe, calibration), swapped
 
@@ -151,7 +151,7 @@ def export_pte(
         )
     example = _to_tuple(example)
     if not recipe.is_quantized:  # for_xnnpack copies: the caller's model keeps its mode
-        return _lower_checked(for_xnnpack(model).eval(), example, recipe, [])
+        return _lower_checked(for_xnnpack(model), example, recipe, [])
     model, swapped = quantized_graph(model, example, recipe, calibration)
     return _lower_checked(model, example, recipe, swapped)
 

@@ -77,6 +77,13 @@ def test_the_copy_leaves_the_model_alone():
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
 
 
+def test_the_copy_is_in_eval_mode_and_the_model_keeps_its_own():
+    model = tiny(Task.SEQUENCE_CLASSIFICATION).train()
+    copy = for_xnnpack(model)
+    assert not any(m.training for m in copy.modules())
+    assert all(m.training for m in model.modules())
+
+
 def test_masked_keys_are_set_to_minus_the_margin():
     scores = torch.randn(2, 3, 5, 5)
     keep = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0]).reshape(1, 1, 1, 5).expand(2, 1, 1, 5)

@@ -21,13 +21,15 @@ from convbert_edge.torch_stack.layer_norm import with_xnnpack_layer_norms
 
 
 def for_xnnpack(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` with XNNPACK-shaped LayerNorms and the constant mask.
+    """A deep copy of ``model`` with XNNPACK-shaped LayerNorms and the constant mask, in
+    eval mode: the mode every export traces, and the one QAT's student trains in (see
+    quantize.torch_qat).
 
-    ``model`` itself is left unchanged; module paths and parameter names stay the same,
-    so state dicts move between the two.
+    ``model`` itself is left unchanged, its mode included; module paths and parameter names
+    stay the same, so state dicts move between the two.
     """
     model = with_xnnpack_layer_norms(model)  # a copy
     for module in model.modules():
         if isinstance(module, ConvBertSelfAttention):
             module.mask = mask_scores_constant
-    return model
+    return model.eval()
