@@ -16,14 +16,11 @@ import torch
 from torch_helpers import make_inputs, tiny_config
 
 from convbert_edge.exporters.executorch import quantized_graph
-from convbert_edge.quantize.pt2e_config import pt2e_quantization_config
-from convbert_edge.quantize.pt2e_quantizer import KeepFloat, layer_norm_modules
+from convbert_edge.quantize import pt2e_quantizer
 from convbert_edge.quantize.recipes import full_int8
-from convbert_edge.quantize.torch_embeddings import quantize_word_embeddings
 from convbert_edge.tasks import Task
 from convbert_edge.torch_stack import MODEL_CLASSES
 from convbert_edge.torch_stack.export_utils import base_op_name, op_name
-from convbert_edge.torch_stack.formulation import for_xnnpack
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -81,27 +78,6 @@ def tiny_model_and_calls():
     return model, calls
 
 
-def xnnpack_quantizer_graph(model, example, calls) -> torch.fx.GraphModule:
-    """The same model through XNNPACK's quantizer with all its annotators (and LayerNorm
-    kept float, as ours does): the scope ours narrows."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    from torchao.quantization.pt2e.quantizer import ComposableQuantizer
-
-    model = for_xnnpack(model).eval()
-    quantize_word_embeddings(model)
-    graph = torch.export.export(model, example, strict=False).module()
-    config = pt2e_quantization_config(full_int8(len(calls)))
-    quantizer = ComposableQuantizer(
-        [KeepFloat(layer_norm_modules(model)), XNNPACKQuantizer().set_global(config)]
-    )
-    prepared = prepare_pt2e(graph, quantizer)
-    with torch.no_grad():
-        for call in calls:
-            prepared(*call)
-    return convert_pt2e(prepared)
-
-
 def test_int8_sits_only_at_linears_and_convolutions():
     model, calls = tiny_model_and_calls()
     graph, _ = quantized_graph(model, calls[0], full_int8(len(calls)), calls)
@@ -112,7 +88,12 @@ def test_int8_sits_only_at_linears_and_convolutions():
     assert stray_quantizations(graph) == []
 
 
-def test_xnnpack_s_own_scope_quantizes_more_on_the_same_model():
+def test_xnnpack_s_own_scope_quantizes_more_on_the_same_model(monkeypatch):
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
+
+    # the same pipeline (LayerNorm still kept float), with XNNPACK's quantizer and all its
+    # annotators in place of the linear-and-conv subclass
+    monkeypatch.setattr(pt2e_quantizer, "_weighted_ops_quantizer", lambda: XNNPACKQuantizer)
     model, calls = tiny_model_and_calls()
-    stray = stray_quantizations(xnnpack_quantizer_graph(model, calls[0], calls))
-    assert stray, "the full XNNPACK scope should quantize adds, muls or cat as well"
+    graph, _ = quantized_graph(model, calls[0], full_int8(len(calls)), calls)
+    assert stray_quantizations(graph), "the full XNNPACK scope should quantize add, mul or cat"
