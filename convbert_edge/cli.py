@@ -12,7 +12,7 @@ Exit status, for every CLI (docs/reliability.md):
 No traceback reaches the terminal unless --verbose is given. While a command runs, what
 TensorFlow, absl, CUDA probes and the converters print on the process's stderr goes to a
 log file (its path is printed when it holds anything); the command's own progress lines
-and its errors still reach the terminal.
+and its errors still reach the terminal. Each command keeps its newest LOGS_KEPT logs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
@@ -39,6 +40,9 @@ EXIT_INTERRUPTED = 130
 # Environment for quiet native libraries, set before they are imported (TensorFlow reads
 # it at import): C++ INFO/WARNING/ERROR logs and oneDNN's banner off.
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+# Logs of one command kept in its log directory; older ones are deleted as a new one starts.
+LOGS_KEPT = 20
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
@@ -119,11 +123,14 @@ def _library_output_to_log(
     directory = Path(log_dir) if log_dir is not None else Path(tempfile.gettempdir())
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        name = f"convbert_edge-{prog.rsplit('.', 1)[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
+        command = prog.rsplit(".", 1)[-1]
+        name = f"convbert_edge-{command}-{time.strftime('%Y%m%d-%H%M%S')}"
         fd, path = tempfile.mkstemp(prefix=name + "-", suffix=".log", dir=directory)
     except OSError:  # nowhere to log: leave stderr as it is
         yield sys.stderr, None
         return
+    with contextlib.suppress(OSError):  # a directory we cannot list: keep every log
+        _prune_logs(directory, command, keep=LOGS_KEPT)
     sys.stderr.flush()
     saved = os.dup(2)
     # Our own messages go where sys.stderr pointed: a new stream on the saved descriptor
@@ -144,6 +151,20 @@ def _library_output_to_log(
         os.close(saved)
         if own:
             terminal.close()
+
+
+def _prune_logs(directory: Path, command: str, keep: int) -> None:
+    """Delete all but the newest ``keep`` logs of ``command``: only files named as
+    _library_output_to_log names them, so nothing else in ``directory`` is touched."""
+    pattern = re.compile(rf"convbert_edge-{re.escape(command)}-\d{{8}}-\d{{6}}-\w+\.log")
+    logs = []
+    for path in directory.iterdir():
+        if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):  # gone meanwhile: another run pruned it
+                logs.append((path.stat().st_mtime, path.name, path))
+    for *_, path in sorted(logs, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _writes_to_fd2(stream: TextIO) -> bool:
