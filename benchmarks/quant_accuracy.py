@@ -27,6 +27,7 @@ from pathlib import Path
 from convbert_edge.default_model import default_checkpoint
 from convbert_edge.evaluation import EvalSet, agreement, eager_runner, eval_set, evaluate
 from convbert_edge.exporters.pipeline import ExportOptions, export
+from convbert_edge.exporters.selection import QatCheck
 from convbert_edge.report.budget import BUDGETS
 from convbert_edge.runtime.session import load
 from convbert_edge.tasks import Task
@@ -104,7 +105,7 @@ class Row:
     size_mb: float
     export_seconds: float
     f1: float | None = None  # question answering's second metric
-    qat_check: dict | None = None  # the manifest's source.qat_check: what --qat shipped
+    qat_check: QatCheck | None = None  # the manifest's source.qat_check: what --qat shipped
 
 
 def measure(
@@ -157,7 +158,8 @@ def measure(
                 seconds = time.perf_counter() - start
             session = load(out)
             scored = evaluate(session.run, data)
-            check = session.manifest.source.get("qat_check")
+            record = session.manifest.source.get("qat_check")
+            check = QatCheck.from_dict(record) if record else None
             row = Row(
                 name,
                 target,
@@ -171,7 +173,7 @@ def measure(
                 scored.extra.get("f1"),
                 check,
             )
-            shipped = f" ({_shipped(check)})" if check else ""
+            shipped = f" ({check.summary()})" if check else ""
             print(
                 f"  {target:10s} {mode:5s} {row.score:.4f} drop {row.drop_points:+.2f} pt "
                 f"agreement {row.agreement:.4f} {row.size_mb:.1f} MB export {seconds:.0f} s"
@@ -198,10 +200,10 @@ def budget_checks(rows: list[Row]) -> list[str]:
                 f"{'PASS' if ok else 'MISS'} {target} PTQ int8: drop {ptq.drop_points:.2f} pt "
                 f"(<= {PTQ_MAX_DROP}), agreement {ptq.agreement:.4f} (>= {PTQ_MIN_AGREEMENT})"
             )
-        if qat and qat.qat_check and qat.qat_check["shipped"] != "qat":
+        if qat and qat.qat_check and qat.qat_check.shipped != "qat":
             # the QAT model lost to post-training int8 on dev, so --qat shipped the latter:
             # the row is post-training int8, and the budget has no QAT model to judge
-            lines.append(f"NO QAT MODEL {target}: {_shipped(qat.qat_check)}")
+            lines.append(f"NO QAT MODEL {target}: {qat.qat_check.summary()}")
         elif qat:
             ok = qat.drop_points <= QAT_MAX_DROP and (ptq is None or qat.score >= ptq.score)
             lines.append(
@@ -210,15 +212,6 @@ def budget_checks(rows: list[Row]) -> list[str]:
                 f"{ptq.score if ptq else float('nan'):.4f} (not below)"
             )
     return lines
-
-
-def _shipped(check: dict) -> str:
-    """What --qat's dev check shipped, as the manifest records it."""
-    what = "QAT" if check["shipped"] == "qat" else "post-training int8"
-    return (
-        f"--qat shipped {what}: on {check['dev']} QAT {check['qat']:.4f}, "
-        f"post-training int8 {check['ptq']:.4f}"
-    )
 
 
 def markdown(rows: list[Row], checks: list[str], command: str) -> str:
@@ -232,7 +225,7 @@ def markdown(rows: list[Row], checks: list[str], command: str) -> str:
         size = f"{r.size_mb:.1f}" if r.size_mb else ""
         score = f"{r.score:.4f}" + (f" (F1 {r.f1:.4f})" if r.f1 is not None else "")
         mode = r.mode
-        if r.qat_check and r.qat_check["shipped"] != "qat":
+        if r.qat_check and r.qat_check.shipped != "qat":
             mode += " (post-training int8 shipped)"
         lines.append(
             f"| {r.model} | {r.target} | {mode} | {r.metric} | {score} | "

@@ -13,7 +13,7 @@ int8 on the dev split, and the pipeline ships post-training int8 when QAT came o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from convbert_edge.errors import ConfigError, ExportError
 from convbert_edge.evaluation import agreement, eval_set, evaluate
@@ -105,6 +105,11 @@ class QatCheck:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "shipped": self.shipped}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> QatCheck:
+        """The check as_dict wrote (a manifest's ``source.qat_check``) read back."""
+        return cls(**{f.name: record[f.name] for f in fields(cls)})
 
 
 def check_qat(

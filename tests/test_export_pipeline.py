@@ -342,6 +342,7 @@ def test_qat_check_ships_post_training_int8_only_when_qat_scores_below_it():
     below = QatCheck(qat=0.7, ptq=0.8, **common)
     assert "shipping post-training int8" in below.summary()
     assert below.as_dict()["shipped"] == "ptq"
+    assert QatCheck.from_dict(below.as_dict()) == below  # as a manifest records it
 
 
 @pytest.mark.slow

@@ -191,6 +191,7 @@ def _score_all(section: Section, specs: dict, ctx: BuildContext, options: Report
 
 def _qat_notes(specs: dict) -> list[str]:
     """What --qat's dev check shipped, for each QAT variant (from its manifest)."""
+    from convbert_edge.exporters.selection import QatCheck
     from convbert_edge.runtime.manifest import Manifest
 
     notes = []
@@ -199,11 +200,7 @@ def _qat_notes(specs: dict) -> list[str]:
             continue
         check = Manifest.read(spec.path).source.get("qat_check")
         if check:
-            shipped = "QAT" if check["shipped"] == "qat" else "post-training int8"
-            notes.append(
-                f"{name}: --qat shipped {shipped} (on {check['dev']}, QAT "
-                f"{check['qat']:.4f} vs post-training int8 {check['ptq']:.4f})"
-            )
+            notes.append(f"{name}: {QatCheck.from_dict(check).summary()}")
     return notes
 
 
