@@ -111,8 +111,15 @@ def linear_report(graph_module: torch.fx.GraphModule) -> Counter:
 
 def lower_to_pte(model: torch.nn.Module, example: tuple) -> PteResult:
     """torch.export + XNNPACK lowering + ExecuTorch program; model must be in eval mode."""
-    from convbert_edge.torch_stack.export_utils import base_op_name, lower_to_xnnpack, op_census
+    from convbert_edge.torch_stack.export_utils import (
+        base_op_name,
+        fold_constant_slices,
+        lower_to_xnnpack,
+        op_census,
+    )
 
+    if isinstance(model, torch.fx.GraphModule):  # PT2E's converted graph: int8 and QAT
+        model = fold_constant_slices(model)  # a copy: the position table's rows it reads
     with substep("torch.export, to_edge and XNNPACK lowering"):
         edge = lower_to_xnnpack(_export_for_lowering(model, example))
     census = op_census(edge)

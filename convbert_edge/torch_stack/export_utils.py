@@ -8,6 +8,7 @@ a .pte is the runtime's job (runtime/pte.py load_pte), a layer this stack cannot
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -54,6 +55,61 @@ def lower_to_xnnpack(program: torch.export.ExportedProgram):
     from executorch.exir import to_edge_transform_and_lower
 
     return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+
+
+def fold_constant_slices(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """A copy of ``graph_module`` in which every static slice of a constant attribute is
+    that constant, cut; ``graph_module`` itself is left as it is.
+
+    The position table is read as ``weight[:seq_len]`` (torch_stack.embeddings): traced,
+    that is a slice of the whole (max_position_embeddings, e) table, so a lowered program
+    would store every row and copy seq_len of them on each call. Folded, it stores the
+    seq_len rows it reads. An attribute nothing reads any more is dropped.
+    """
+    graph_module = copy.deepcopy(graph_module)
+    graph = graph_module.graph
+    folded = 0
+    for node in list(graph.nodes):
+        source = node.args[0] if node.args else None
+        if not (
+            node.op == "call_function"
+            and node.target is torch.ops.aten.slice.Tensor
+            and isinstance(source, torch.fx.Node)
+            and source.op == "get_attr"
+        ):
+            continue
+        named = zip(("dim", "start", "end", "step"), node.args[1:], strict=False)
+        given = {**dict(named), **node.kwargs}  # args may stop after start or end
+        dim, step = given.get("dim", 0), given.get("step", 1)
+        start, end = given.get("start"), given.get("end")
+        if not all(v is None or isinstance(v, int) for v in (dim, start, end, step)):
+            continue  # a bound computed in the graph: not static
+        table = _attribute(graph_module, source.target).detach()
+        cut = table[(slice(None),) * (dim % table.dim()) + (slice(start, end, step),)].clone()
+        name = f"_folded_slice_{folded}"
+        while hasattr(graph_module, name):  # folded once already
+            folded += 1
+            name = f"_folded_slice_{folded}"
+        folded += 1
+        graph_module.register_buffer(name, cut)
+        with graph.inserting_before(node):
+            constant = graph.get_attr(name)
+        constant.meta = dict(node.meta)
+        node.replace_all_uses_with(constant)
+        graph.erase_node(node)
+        if not source.users:
+            graph.erase_node(source)
+            if not any(n.op == "get_attr" and n.target == source.target for n in graph.nodes):
+                owner, _, leaf = source.target.rpartition(".")
+                delattr(graph_module.get_submodule(owner) if owner else graph_module, leaf)
+    if folded:
+        graph_module.recompile()
+    return graph_module
+
+
+def _attribute(module: torch.nn.Module, target: str) -> torch.Tensor:
+    owner, _, leaf = target.rpartition(".")
+    return getattr(module.get_submodule(owner) if owner else module, leaf)
 
 
 def write_pte(edge_program, path: str | os.PathLike) -> Path:
