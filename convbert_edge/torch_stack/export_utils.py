@@ -84,13 +84,10 @@ def fold_constant_slices(graph_module: torch.fx.GraphModule) -> torch.fx.GraphMo
         start, end = given.get("start"), given.get("end")
         if not all(v is None or isinstance(v, int) for v in (dim, start, end, step)):
             continue  # a bound computed in the graph: not static
-        table = _attribute(graph_module, source.target).detach()
+        table = getattr(*_owner(graph_module, source.target)).detach()
         cut = table[(slice(None),) * (dim % table.dim()) + (slice(start, end, step),)].clone()
-        name = f"_folded_slice_{folded}"
-        while hasattr(graph_module, name):  # folded once already
+        while hasattr(graph_module, name := f"_folded_slice_{folded}"):  # from an earlier fold
             folded += 1
-            name = f"_folded_slice_{folded}"
-        folded += 1
         graph_module.register_buffer(name, cut)
         with graph.inserting_before(node):
             constant = graph.get_attr(name)
@@ -100,16 +97,15 @@ def fold_constant_slices(graph_module: torch.fx.GraphModule) -> torch.fx.GraphMo
         if not source.users:
             graph.erase_node(source)
             if not any(n.op == "get_attr" and n.target == source.target for n in graph.nodes):
-                owner, _, leaf = source.target.rpartition(".")
-                delattr(graph_module.get_submodule(owner) if owner else graph_module, leaf)
-    if folded:
-        graph_module.recompile()
+                delattr(*_owner(graph_module, source.target))
+    graph_module.recompile()
     return graph_module
 
 
-def _attribute(module: torch.nn.Module, target: str) -> torch.Tensor:
-    owner, _, leaf = target.rpartition(".")
-    return getattr(module.get_submodule(owner) if owner else module, leaf)
+def _owner(module: torch.nn.Module, target: str) -> tuple[torch.nn.Module, str]:
+    """The submodule holding a get_attr target ("a.b.weight") and the attribute's name."""
+    path, _, name = target.rpartition(".")
+    return module.get_submodule(path), name
 
 
 def write_pte(edge_program, path: str | os.PathLike) -> Path:
