@@ -60,6 +60,7 @@ arm64-tools:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache

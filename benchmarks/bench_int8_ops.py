@@ -91,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         table = prof.by_node_type()
         outside = prof.outside_delegates()
         inside = sum(ms for k, (_, ms) in table.items() if k not in outside)
-        print(f"\n== {n}: {delegate_partitions(m)} XNNPACK partitions; profiled per run "
-              f"(2 threads): {inside:.2f} ms inside XNNPACK, "
-              f"{sum(ms for _, ms in outside.values()):.2f} ms outside")
+        print(
+            f"\n== {n}: {delegate_partitions(m)} XNNPACK partitions; profiled per run "
+            f"(2 threads): {inside:.2f} ms inside XNNPACK, "
+            f"{sum(ms for _, ms in outside.values()):.2f} ms outside"
+        )
         for op, (count, ms) in sorted(outside.items(), key=lambda kv: -kv[1][1]):
             print(f"   {op:<24} x{count:<4g} {ms:7.3f} ms")
         if args.verbose:

@@ -112,6 +112,7 @@ def run_benchmark(settings: BenchSettings) -> dict[str, list[float]]:
             def run():
                 with torch.inference_mode():
                     return model(**call)
+
             return run
 
         variants = {
@@ -154,8 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=defaults.repeats)
     args = parser.parse_args(argv)
     settings = BenchSettings(
-        preset=args.preset, seq_len=args.seq_len, batch=args.batch, threads=args.threads,
-        warmup=args.warmup, repeats=args.repeats,
+        preset=args.preset,
+        seq_len=args.seq_len,
+        batch=args.batch,
+        threads=args.threads,
+        warmup=args.warmup,
+        repeats=args.repeats,
     )
     print(report(run_benchmark(settings), settings))
 

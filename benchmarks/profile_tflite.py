@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> None:
         where = "" if name.startswith("Delegate/") else "  outside"
         print(f"{name:<56} {count:>8g} {ms:>9.3f}{where}")
     total = sum(ms for _, ms in table.values())
-    print(f"{partitions} XNNPACK partitions; {total:.2f} ms profiled per call "
-          f"({args.runs} calls, {args.threads} threads)")
+    print(
+        f"{partitions} XNNPACK partitions; {total:.2f} ms profiled per call "
+        f"({args.runs} calls, {args.threads} threads)"
+    )
 
 
 if __name__ == "__main__":

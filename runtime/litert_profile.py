@@ -186,10 +186,16 @@ def profile_ops(
     check(lib.LiteRtCreateModelFromBuffer(env, buf, len(data), ctypes.byref(lite_model)), "model")
     check(lib.LiteRtCreateOptions(ctypes.byref(options)), "options")
     check(lib.LiteRtSetOptionsHardwareAccelerators(options, _CPU), "CPU accelerator")
-    check(lib.LiteRtAddOpaqueOptions(options, opaque("runtime_options_string",
-                                                     "enable_profiling = true")), "runtime")
-    check(lib.LiteRtAddOpaqueOptions(options, opaque("cpu_delegate",
-                                                     f"num_threads = {num_threads}")), "cpu")
+    check(
+        lib.LiteRtAddOpaqueOptions(
+            options, opaque("runtime_options_string", "enable_profiling = true")
+        ),
+        "runtime",
+    )
+    check(
+        lib.LiteRtAddOpaqueOptions(options, opaque("cpu_delegate", f"num_threads = {num_threads}")),
+        "cpu",
+    )
     check(lib.LiteRtCreateCompiledModel(env, lite_model, options, ctypes.byref(compiled)),
           "compiled model")  # fmt: skip
     signature = handle()

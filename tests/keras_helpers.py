@@ -31,9 +31,18 @@ TF_ORACLE_SCRIPT = Path(__file__).with_name("tf_oracle_script.py")
 def tiny(**overrides) -> ConvBertConfig:
     """A 2-layer config small enough for the unit suite (hidden 32, vocab 99)."""
     base = dict(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, embedding_size=32, max_position_embeddings=160, pad_token_id=0,
-        conv_kernel_size=9, head_ratio=2, num_groups=1, id2label={0: "a", 1: "b", 2: "c"},
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        embedding_size=32,
+        max_position_embeddings=160,
+        pad_token_id=0,
+        conv_kernel_size=9,
+        head_ratio=2,
+        num_groups=1,
+        id2label={0: "a", 1: "b", 2: "c"},
     )
     return ConvBertConfig(**{**base, **overrides})
 
@@ -96,7 +105,7 @@ def make_inputs(
         length = seq_len - (r * seq_len) // (2 * rows)  # row 0 full, later rows shorter
         ids[r, length:] = config.pad_token_id or 0
         mask[r, length:] = 0
-        types[r, length // 2:length] = 1
+        types[r, length // 2 : length] = 1
     shape = (batch, choices, seq_len) if choices else (batch, seq_len)
     return {
         "input_ids": ids.reshape(shape),
@@ -155,7 +164,10 @@ def run_tf_oracle(cases: list[dict], workdir: Path) -> list[dict]:
     env["TF_USE_LEGACY_KERAS"] = "1"
     proc = subprocess.run(
         [sys.executable, str(TF_ORACLE_SCRIPT), str(job)],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((workdir / "tf_oracle_job.results.json").read_text())

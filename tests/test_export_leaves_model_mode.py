@@ -59,9 +59,7 @@ EXPORTS = {
     "pt2e int8 graph": lambda model, example: quantized_graph(
         model, example, full_int8(2), [example, example]
     ),
-    "onnx fp32": lambda model, example: export_onnx(
-        model, example, OUTPUT_NAMES[TASK], fp32()
-    ),
+    "onnx fp32": lambda model, example: export_onnx(model, example, OUTPUT_NAMES[TASK], fp32()),
 }
 
 

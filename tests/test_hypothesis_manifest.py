@@ -28,8 +28,9 @@ VALID = {
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -82,8 +83,11 @@ def test_many_manifests_read_or_are_refused(tmp_path):
 
 arrays = st.one_of(
     st.builds(np.asarray, st.floats() | st.integers(-(2**31), 2**31 - 1) | st.text(max_size=3)),
-    st.builds(lambda shape, v: np.full(shape, v), st.lists(st.integers(0, 3), max_size=3),
-              st.floats(width=32) | st.integers(-5, 5)),  # fmt: skip
+    st.builds(
+        lambda shape, v: np.full(shape, v),
+        st.lists(st.integers(0, 3), max_size=3),
+        st.floats(width=32) | st.integers(-5, 5),
+    ),  # fmt: skip
 )
 keys = st.sampled_from([
     "input/input_ids", "input/attention_mask", "output/logits", "tolerance/min_cosine",

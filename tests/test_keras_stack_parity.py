@@ -180,8 +180,11 @@ def test_public_shapes_match_torch_stack(public_cases, preset):
 def test_public_shapes_match_transformers_tf(public_cases, tmp_path):
     keys = list(public_cases)
     jobs = [
-        {"dir": str(public_cases[k][0]), "task": k[1].value,
-         "inputs": str(public_cases[k][0] / "inputs.npz")}
+        {
+            "dir": str(public_cases[k][0]),
+            "task": k[1].value,
+            "inputs": str(public_cases[k][0] / "inputs.npz"),
+        }
         for k in keys
     ]
     worst = {}
@@ -197,7 +200,9 @@ def test_inputs_default_like_transformers_and_are_validated():
     model = model_class_for(Task.BASE)(config)
     ids = make_inputs(config, 2, 16, seed=9)["input_ids"]
     explicit = {
-        "input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)
+        "input_ids": ids,
+        "attention_mask": np.ones_like(ids),
+        "token_type_ids": np.zeros_like(ids),
     }
     implicit = keras_outputs(model, {"input_ids": ids})["last_hidden_state"]
     np.testing.assert_array_equal(implicit, keras_outputs(model, explicit)["last_hidden_state"])

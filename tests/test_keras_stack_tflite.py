@@ -25,10 +25,30 @@ TOL = 1e-4
 # The whole op vocabulary of a converted ConvBERT: a new op (a gather for the unfold, a
 # Flex op, an erf instead of GELU) fails the test and has to be looked at.
 ALLOWED_OPS = {
-    "ADD", "BATCH_MATMUL", "CAST", "CONCATENATION", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-    "GATHER", "GELU", "LESS", "MEAN", "MUL", "NEG", "PAD", "RESHAPE", "RSQRT", "SELECT",
-    "SELECT_V2", "SOFTMAX", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "TRANSPOSE",
-    "REDUCE_MAX", "REDUCE_MIN",  # a mask sized by each row's score range (int8-friendly)
+    "ADD",
+    "BATCH_MATMUL",
+    "CAST",
+    "CONCATENATION",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "GATHER",
+    "GELU",
+    "LESS",
+    "MEAN",
+    "MUL",
+    "NEG",
+    "PAD",
+    "RESHAPE",
+    "RSQRT",
+    "SELECT",
+    "SELECT_V2",
+    "SOFTMAX",
+    "SQUARED_DIFFERENCE",
+    "STRIDED_SLICE",
+    "SUB",
+    "TRANSPOSE",
+    "REDUCE_MAX",
+    "REDUCE_MIN",  # a mask sized by each row's score range (int8-friendly)
 }
 CONFIG = "groups4_emb24"  # grouped FFN and embeddings_project: every layer kind at once
 BATCH, SEQ_LEN, CHOICES = 3, 16, 2

@@ -34,7 +34,7 @@ QDQ = {"quantize_per_tensor", "dequantize_per_tensor"}
 
 
 def op(node: torch.fx.Node) -> str:
-    """"linear" for aten.linear.default, "quantize_per_tensor" for its q node, etc."""
+    """ "linear" for aten.linear.default, "quantize_per_tensor" for its q node, etc."""
     if node.op != "call_function":
         return node.op
     return base_op_name(op_name(node.target))

@@ -189,8 +189,12 @@ def test_defect3_unwritable_out_fails_before_any_work(checkpoint, capsys):
     [
         (lambda d: (d / "manifest.json").write_text("[]"), "JSON object"),
         (lambda d: edit_manifest(d, model_sha256=12345), "model_sha256"),
-        (lambda d: edit_manifest(d, inputs=[{"name": "input_ids", "dtype": "float32",
-                                             "shape": [1, 16]}]), "inputs[0].dtype"),  # fmt: skip
+        (
+            lambda d: edit_manifest(
+                d, inputs=[{"name": "input_ids", "dtype": "float32", "shape": [1, 16]}]
+            ),
+            "inputs[0].dtype",
+        ),  # fmt: skip
         (lambda d: edit_manifest(d, seq_len="16"), "seq_len"),
         (lambda d: edit_manifest(d, batch=0), "batch"),
         (lambda d: edit_manifest(d, labels="neg,pos"), "labels"),
@@ -199,8 +203,18 @@ def test_defect3_unwritable_out_fails_before_any_work(checkpoint, capsys):
         (lambda d: edit_manifest(d, vocab_size=-5), "vocab_size"),
         (lambda d: edit_manifest(d, surprise=1), "unknown field"),
     ],
-    ids=["list", "int-sha", "float-input", "str-seq", "zero-batch", "str-labels",
-         "old-version", "task", "neg-vocab", "extra-field"],  # fmt: skip
+    ids=[
+        "list",
+        "int-sha",
+        "float-input",
+        "str-seq",
+        "zero-batch",
+        "str-labels",
+        "old-version",
+        "task",
+        "neg-vocab",
+        "extra-field",
+    ],  # fmt: skip
 )
 def test_defect3_a_malformed_manifest_is_exit_2_naming_the_field(
     onnx_artifact, tmp_path, capsys, change, field
@@ -232,8 +246,15 @@ def _golden_without(arrays, prefix):
         (lambda a: {**a, "output/logits": np.full_like(a["output/logits"], np.inf)}, "NaN or inf"),
         (lambda a: {**a, "output/logits": a["output/logits"][:1]}, "numbers of calls"),
     ],
-    ids=["no-tolerance", "nan-tolerance", "str-tolerance", "unknown-tolerance", "zero-calls",
-         "inf-reference", "calls-mismatch"],  # fmt: skip
+    ids=[
+        "no-tolerance",
+        "nan-tolerance",
+        "str-tolerance",
+        "unknown-tolerance",
+        "zero-calls",
+        "inf-reference",
+        "calls-mismatch",
+    ],  # fmt: skip
 )
 def test_defect4_a_golden_bundle_that_cannot_judge_is_broken(
     onnx_artifact, tmp_path, capsys, edit, message

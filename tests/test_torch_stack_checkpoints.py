@@ -117,8 +117,11 @@ def test_pytorch_model_bin_loads(base_dir):
 
 def test_missing_tensor_is_named(base_dir):
     rewrite_weights(base_dir, lambda t: t.pop("encoder.layer.1.attention.self.conv_out_layer.bias"))
-    with pytest.raises(CheckpointError, match=r"missing tensors: encoder\.layer\.1\.attention"
-                       r"\.self\.conv_out_layer\.bias"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing tensors: encoder\.layer\.1\.attention"
+        r"\.self\.conv_out_layer\.bias",
+    ):
         ConvBertModel.from_pretrained(base_dir)
 
 
@@ -127,8 +130,11 @@ def test_unexpected_tensor_is_named(base_dir):
         tensors["encoder.layer.0.attention.self.extra.weight"] = np.zeros((2, 2), np.float32)
 
     rewrite_weights(base_dir, add)
-    with pytest.raises(CheckpointError, match=r"unexpected tensors: encoder\.layer\.0\.attention"
-                       r"\.self\.extra\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"unexpected tensors: encoder\.layer\.0\.attention"
+        r"\.self\.extra\.weight",
+    ):
         ConvBertModel.from_pretrained(base_dir)
 
 
@@ -137,8 +143,11 @@ def test_misshaped_tensor_is_named_with_both_shapes(base_dir):
         tensors["encoder.layer.0.intermediate.dense.weight"] = np.zeros((2, 16, 64), np.float32)
 
     rewrite_weights(base_dir, reshape)
-    with pytest.raises(CheckpointError, match=r"encoder\.layer\.0\.intermediate\.dense\.weight: "
-                       r"checkpoint \(2, 16, 64\), model \(2, 32, 64\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"encoder\.layer\.0\.intermediate\.dense\.weight: "
+        r"checkpoint \(2, 16, 64\), model \(2, 32, 64\)",
+    ):
         ConvBertModel.from_pretrained(base_dir)
 
 
@@ -165,8 +174,11 @@ def test_pickle_that_is_not_plain_weights_names_the_file(base_dir):
 
 
 def test_base_checkpoint_in_a_head_model_asks_for_new_head(base_dir):
-    with pytest.raises(CheckpointError, match=r"missing tensors: classifier\.dense\.weight.*"
-                       r"new_head=True"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing tensors: classifier\.dense\.weight.*"
+        r"new_head=True",
+    ):
         ConvBertForSequenceClassification.from_pretrained(base_dir)
 
 

@@ -32,7 +32,8 @@ ATOL = 1e-5
 CONFIGS: dict[str, tuple[ConvBertConfig, int]] = {
     "conv-bert-small": (ConvBertConfig.preset("conv-bert-small", num_hidden_layers=2), 128),
     "conv-bert-medium-small": (
-        ConvBertConfig.preset("conv-bert-medium-small", num_hidden_layers=2), 64
+        ConvBertConfig.preset("conv-bert-medium-small", num_hidden_layers=2),
+        64,
     ),
     "embedding-equals-hidden": (tiny_config(embedding_size=64), 16),
     "embedding-projected": (tiny_config(embedding_size=16, num_groups=1), 24),
@@ -46,11 +47,13 @@ CONFIGS: dict[str, tuple[ConvBertConfig, int]] = {
     "kernel-5": (tiny_config(conv_kernel_size=5), 48),
     "seq-128": (tiny_config(), 128),
     "gelu-new-3-labels": (
-        tiny_config(hidden_act="gelu_new", id2label={0: "a", 1: "b", 2: "c"}), 16
+        tiny_config(hidden_act="gelu_new", id2label={0: "a", 1: "b", 2: "c"}),
+        16,
     ),
     "relu-first-summary": (tiny_config(hidden_act="relu", summary_type="first"), 16),
     "mean-summary-untied": (
-        tiny_config(summary_type="mean", extra={"tie_word_embeddings": False}), 16
+        tiny_config(summary_type="mean", extra={"tie_word_embeddings": False}),
+        16,
     ),
 }
 SLOW_CONFIGS = {

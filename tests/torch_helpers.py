@@ -38,8 +38,14 @@ def reference_config(config: ConvBertConfig):
 def tiny_config(**overrides) -> ConvBertConfig:
     """A 2-layer, 64-wide config that still has every feature (projection, groups)."""
     base = dict(
-        vocab_size=128, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=128, embedding_size=32, num_groups=2, max_position_embeddings=160,
+        vocab_size=128,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        embedding_size=32,
+        num_groups=2,
+        max_position_embeddings=160,
         pad_token_id=0,
     )
     return ConvBertConfig(**{**base, **overrides})
@@ -78,7 +84,10 @@ def load_ours(reference: torch.nn.Module, task: Task, directory: Path) -> ConvBe
 
 
 def make_inputs(
-    shape: tuple[int, ...], vocab_size: int, seed: int = 0, padded: bool = True,
+    shape: tuple[int, ...],
+    vocab_size: int,
+    seed: int = 0,
+    padded: bool = True,
     dtype: torch.dtype = torch.long,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Random ids and segments; with ``padded``, every row but the first ends in padding."""

@@ -152,7 +152,6 @@ def layer_norm(layer, x, graph: Graph):
     return layer_norm_integer(layer, x) if graph is Graph.INTEGER else layer(x)
 
 
-
 # 128/255: the point of [min, max] that int8's zero point (-128 + 128 = 0) maps to.
 ZERO_POINT_SHARE = 128.0 / 255.0
 
@@ -203,4 +202,3 @@ def mix_integer(weights, values, rows_sum_to_one: bool):
     if rows_sum_to_one:
         return out + centre
     return out + centre * ops.sum(weights, axis=-1, keepdims=True)  # (b, n, l, d)
-

@@ -43,7 +43,8 @@ class MaskedLMHead(keras.layers.Layer):
         self.layer_norm.build((None, None, self.embedding_size))
         if not self.tied:
             self.lm_kernel = self.add_weight(
-                name="lm_kernel", shape=(self.embedding_size, self.vocab_size),
+                name="lm_kernel",
+                shape=(self.embedding_size, self.vocab_size),
                 initializer=normal(self.stddev),
             )
         self.lm_bias = self.add_weight(

@@ -73,7 +73,8 @@ class GroupedDense(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.kernel = self.add_weight(
-            name="kernel", shape=(self.groups, self.group_in, self.group_out),
+            name="kernel",
+            shape=(self.groups, self.group_in, self.group_out),
             initializer=normal(self.stddev),
         )
         self.bias = self.add_weight(name="bias", shape=(self.output_size,), initializer="zeros")
@@ -81,7 +82,7 @@ class GroupedDense(keras.layers.Layer):
 
     def call(self, x):  # (b, l, in)
         outs = [
-            ops.matmul(x[..., g * self.group_in:(g + 1) * self.group_in], self.kernel[g])
+            ops.matmul(x[..., g * self.group_in : (g + 1) * self.group_in], self.kernel[g])
             for g in range(self.groups)
         ]  # groups x (b, l, out/groups)
         return ops.concatenate(outs, axis=-1) + self.bias  # (b, l, out)
@@ -97,13 +98,14 @@ class SeparableConv1D(keras.layers.Layer):
         stddev: of the kernels' normal initialisation.
     """
 
-    def __init__(
-        self, channels: int, out_channels: int, kernel_size: int, stddev: float, **kwargs
-    ):
+    def __init__(self, channels: int, out_channels: int, kernel_size: int, stddev: float, **kwargs):
         super().__init__(**kwargs)
         self.channels, self.out_channels, self.kernel_size = channels, out_channels, kernel_size
         self.depthwise = keras.layers.DepthwiseConv1D(
-            kernel_size, padding="same", use_bias=False, name="depthwise",
+            kernel_size,
+            padding="same",
+            use_bias=False,
+            name="depthwise",
             depthwise_initializer=normal(stddev),
         )
         self.pointwise = keras.layers.Dense(
@@ -129,6 +131,7 @@ class ConvBertEmbeddings(keras.layers.Layer):
     def __init__(self, config: ConvBertConfig, **kwargs):
         super().__init__(**kwargs)
         c = config
+
         def table(rows: int, name: str) -> keras.layers.Embedding:
             init = normal(c.initializer_range)
             return keras.layers.Embedding(

@@ -26,9 +26,7 @@ class TFConvBertForTokenClassification(ConvBertKerasModel):
         rate = self.config.classifier_dropout
         rate = self.config.hidden_dropout_prob if rate is None else rate
         self.dropout = keras.layers.Dropout(rate)
-        self.classifier = dense(
-            self.config.num_labels, "classifier", self.config.initializer_range
-        )
+        self.classifier = dense(self.config.num_labels, "classifier", self.config.initializer_range)
 
     def _build_head(self):
         self.classifier.build((None, None, self.config.hidden_size))

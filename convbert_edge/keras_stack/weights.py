@@ -59,10 +59,16 @@ _KSEP = _KSELF + "key_conv_attn_layer."
 # The backbone, relative to ``model.convbert``; HF names as ConvBertModel writes them.
 BACKBONE_RULES: tuple[tuple[str, str, str], ...] = (
     ("embeddings.word_embeddings.weight", "embeddings.word_embeddings.embeddings", "identity"),
-    ("embeddings.position_embeddings.weight", "embeddings.position_embeddings.embeddings",
-     "identity"),
-    ("embeddings.token_type_embeddings.weight", "embeddings.token_type_embeddings.embeddings",
-     "identity"),
+    (
+        "embeddings.position_embeddings.weight",
+        "embeddings.position_embeddings.embeddings",
+        "identity",
+    ),
+    (
+        "embeddings.token_type_embeddings.weight",
+        "embeddings.token_type_embeddings.embeddings",
+        "identity",
+    ),
     ("embeddings.LayerNorm.weight", "embeddings.layer_norm.gamma", "identity"),
     ("embeddings.LayerNorm.bias", "embeddings.layer_norm.beta", "identity"),
     ("embeddings_project.weight", "embeddings_project.kernel", "linear"),
@@ -142,11 +148,13 @@ def name_map(config: ConvBertConfig, task: Task) -> dict[str, tuple[str, str]]:
         rules.append((hf_prefix + hf, "convbert." + keras_path, layout))
     for i in range(config.num_hidden_layers):
         for hf, keras_path, layout in LAYER_RULES:
-            rules.append((
-                hf_prefix + _LAYER_PREFIX.format(i) + hf,
-                f"convbert.encoder_layers.{i}." + keras_path,
-                layout,
-            ))
+            rules.append(
+                (
+                    hf_prefix + _LAYER_PREFIX.format(i) + hf,
+                    f"convbert.encoder_layers.{i}." + keras_path,
+                    layout,
+                )
+            )
     rules.extend(HEAD_RULES[task])
     return {hf: (keras_path, resolve.get(layout, layout)) for hf, keras_path, layout in rules}
 

@@ -28,8 +28,12 @@ class SeparableConv1D(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
         super().__init__()
         self.depthwise = nn.Conv1d(
-            in_channels, in_channels, kernel_size, groups=in_channels,
-            padding=kernel_size // 2, bias=False,
+            in_channels,
+            in_channels,
+            kernel_size,
+            groups=in_channels,
+            padding=kernel_size // 2,
+            bias=False,
         )
         self.pointwise = nn.Conv1d(in_channels, out_channels, kernel_size=1, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels, 1))

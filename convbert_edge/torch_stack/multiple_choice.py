@@ -74,7 +74,8 @@ class ConvBertForMultipleChoice(ConvBertPreTrainedModel):
     ) -> dict[str, torch.Tensor]:
         b, c, s = input_ids.shape
         hidden = self.convbert.encode(
-            input_ids.reshape(b * c, s), attention_mask.reshape(b * c, s),
+            input_ids.reshape(b * c, s),
+            attention_mask.reshape(b * c, s),
             token_type_ids.reshape(b * c, s),
         )  # (b*c, s, h)
         scores = self.classifier(self.sequence_summary(hidden))  # (b*c, 1)
