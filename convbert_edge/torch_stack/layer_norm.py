@@ -15,6 +15,19 @@ transpose, but a pool with one lane busy), 329 us with the mean as a linear agai
 constant 1/w row. The (b, s, 1, 1) result goes straight back to 3-D, so the arithmetic
 after it never sees a channels-last tensor.
 
+Measured again in the whole default model, int8 .pte, 2 threads, alone on the AVX2 EPYC
+of docs/cpus.md (2026-12-08; programs timed alternately in one process, 120-200
+rounds): the pools' transposes are 36 of the program's 472 XNNPACK operators. The row
+means as linears against the 1/w row (a non-persistent buffer) left 400 operators and
+measured 2.5-4.4% faster (13.57-14.16 against 13.91-14.79 ms), but in eager PyTorch,
+on rows whose mean is 2000 times their spread, their BLAS sums lose more of the mean
+than torch.mean does: 1.9e-4 against nn.LayerNorm's 7.7e-5 at width 256, where
+tests/test_executorch_layer_norm.py allows 2x; median ratio 1.88 over 30 seeds at
+width 768, the pools' 1.24. Subtracting the mean of the centred values a second time
+(418 operators) made it a hundred times more accurate than nn.LayerNorm there and took
+the speed away: 14.12 against 14.12 ms at 2 threads, 24.80 against 25.11 at 1.
+Neither was taken.
+
 The exporter swaps these in on a copy of the model (``with_xnnpack_layer_norms``);
 the model the user loads keeps nn.LayerNorm. The parameters keep nn.LayerNorm's names
 (``LayerNorm.weight`` / ``.bias``), so state dicts move between the two unchanged.
