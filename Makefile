@@ -38,8 +38,9 @@ test: $(STAMP) android-platform-jar arm64-tools
 	$(BIN)/python -m pytest -q -n 2 -m "not arm64_executorch"
 
 # The fast tier: no slow test, no network, a few minutes; run it while changing code.
+# Two workers, as `test`.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 # The arm64 checks alone, the ExecuTorch one included (docs/arm64.md).
 test-arm64: $(STAMP) arm64-tools
