@@ -25,8 +25,11 @@ than torch.mean does: 1.9e-4 against nn.LayerNorm's 7.7e-5 at width 256, where
 tests/test_executorch_layer_norm.py allows 2x; median ratio 1.88 over 30 seeds at
 width 768, the pools' 1.24. Subtracting the mean of the centred values a second time
 (418 operators) made it a hundred times more accurate than nn.LayerNorm there and took
-the speed away: 14.12 against 14.12 ms at 2 threads, 24.80 against 25.11 at 1.
-Neither was taken.
+the speed away: 14.12 against 14.12 ms at 2 threads, 24.80 against 25.11 at 1. Only
+the variance's mean as a linear (a sum of squares: no cancellation, and the pools'
+accuracy on those rows, the same ratios over the 30 seeds) measured 0.5-1.8% faster at
+2 threads in four runs (14.23 against 14.46 ms, 13.75 against 13.84) and 0.3% at 1.
+None was taken; the last is the candidate if a CPU shows more for it.
 
 The exporter swaps these in on a copy of the model (``with_xnnpack_layer_norms``);
 the model the user loads keeps nn.LayerNorm. The parameters keep nn.LayerNorm's names
